@@ -1,0 +1,72 @@
+//! The store's error type. Each variant's doc says what a caller should do about it.
+
+use uuid::Uuid;
+
+use crate::{CurrentVersion, ExpectedVersion, InvalidStreamId};
+
+/// Why an append or read failed. Nothing is written when an append fails.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stream's version did not match the expectation. Reload the stream, decide again and
+    /// retry with the new version, or report a conflict to the caller.
+    #[error("wrong expected version on stream {stream}: expected {expected}, actual {actual}")]
+    WrongExpectedVersion {
+        stream: String,
+        expected: ExpectedVersion,
+        actual: CurrentVersion,
+    },
+    /// The stream id is malformed. Reject the request as invalid.
+    #[error(transparent)]
+    InvalidStreamId(#[from] InvalidStreamId),
+    /// An append was called with no events. Reject the request as invalid.
+    #[error("empty batch: an append needs at least one event")]
+    EmptyBatch,
+    /// More events in one append than the store accepts. Split the batch.
+    #[error("batch of {count} events is over the limit of {limit}")]
+    BatchTooLarge { count: usize, limit: usize },
+    /// One event's data plus metadata is over the configured size limit. Reject the request.
+    #[error("event {event_id} is {size} bytes, over the limit of {limit} bytes")]
+    EventTooLarge {
+        event_id: Uuid,
+        size: usize,
+        limit: usize,
+    },
+    /// An event is malformed (data not a JSON object, empty type, bad schema version, a string
+    /// PostgreSQL cannot store). Reject the request as invalid.
+    #[error("event {event_id} is invalid: {reason}")]
+    InvalidEvent {
+        event_id: Uuid,
+        reason: &'static str,
+    },
+    /// The same event id appears twice in one batch. Reject the request as invalid.
+    #[error("event id {0} appears more than once in the batch")]
+    DuplicateEventId(Uuid),
+    /// Some, but not all, of the batch's event ids were already written: this is not a retry of
+    /// an earlier append. A client bug; reject it and do not retry.
+    #[error("{written} of {total} event ids in the batch were already written by another append")]
+    PartiallyWritten { written: usize, total: usize },
+    /// All event ids were already written, but to another stream or in another order: not a retry
+    /// of the same append. A client bug; reject it and do not retry.
+    #[error("event ids were already written to stream {stream} in a different arrangement")]
+    IdempotencyMismatch { stream: String },
+    /// Too many concurrent appends raced for the same stream with `Any`. Retry later.
+    #[error("append to stream {stream} lost {attempts} races in a row")]
+    Contention { stream: String, attempts: u32 },
+    /// The database failed or is unreachable. Retry with backoff; report unavailability.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether the append might succeed if retried unchanged later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Contention { .. } | Self::Database(_))
+    }
+}
+
+/// SQLSTATE of a unique-constraint violation.
+pub(crate) const UNIQUE_VIOLATION: &str = "23505";
+
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
+}

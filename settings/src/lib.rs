@@ -1,0 +1,298 @@
+//! Typed settings shared by every process of the system.
+//!
+//! Layers, later ones win:
+//! 1. defaults in code that work on a laptop (everything on 127.0.0.1);
+//! 2. an optional file for the stage (`local`, `k8s`, `prod`) in the settings folder
+//!    (`APP_CONFIG_DIR`, default `settings/config`), chosen by `APP_STAGE` (default `local`);
+//! 3. `APP_…` environment variables, `__` between levels: `APP_DATABASE__URL`,
+//!    `APP_EVENT_STORE__MAX_EVENT_BYTES`.
+//!
+//! The environment is passed in as a map ([`Settings::from_env`]) so that layering is tested
+//! without touching the process environment. Secrets are [`SecretString`]s: `Debug` redacts them
+//! and nothing here ever prints them.
+#![forbid(unsafe_code)]
+
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+
+pub use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Why settings could not be loaded. Fatal at start-up: fix the file or variable it names.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `APP_STAGE` names no known stage.
+    #[error("unknown stage {0:?}: expected local, k8s or prod")]
+    UnknownStage(String),
+    /// A file or variable holds a value of the wrong shape.
+    #[error("invalid settings: {0}")]
+    Invalid(#[from] config::ConfigError),
+}
+
+/// Where a process runs; selects the optional settings file `<stage>.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Local,
+    K8s,
+    Prod,
+}
+
+impl Stage {
+    fn parse(name: &str) -> Result<Self, SettingsError> {
+        match name {
+            "local" => Ok(Self::Local),
+            "k8s" => Ok(Self::K8s),
+            "prod" => Ok(Self::Prod),
+            other => Err(SettingsError::UnknownStage(other.to_owned())),
+        }
+    }
+
+    /// The stage's name, also the stem of its settings file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::K8s => "k8s",
+            Self::Prod => "prod",
+        }
+    }
+}
+
+/// Everything a process may need; each process reads the parts it uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub rocketmq: RocketMqSettings,
+    pub event_store: EventStoreSettings,
+    /// Filled from `APP_STAGE`, not from files.
+    #[serde(skip)]
+    pub stage: Option<Stage>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: DatabaseSettings::default(),
+            redis: RedisSettings::default(),
+            rocketmq: RocketMqSettings::default(),
+            event_store: EventStoreSettings::default(),
+            stage: Some(Stage::Local),
+        }
+    }
+}
+
+/// PostgreSQL connection pool settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// Full connection URL; may carry a password, hence secret.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// Server-side `statement_timeout` on every pooled connection.
+    pub statement_timeout_ms: u64,
+    /// Server-side `idle_in_transaction_session_timeout`: a forgotten open transaction would hold
+    /// back every `$all` tailer on the server (their watermark is cluster-wide), so it is bounded.
+    pub idle_in_transaction_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("postgres://postgres@127.0.0.1:5432/commerce"),
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+            statement_timeout_ms: 30_000,
+            idle_in_transaction_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+}
+
+/// Redis connection settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// `redis://` URL; may carry a password, hence secret.
+    pub url: SecretString,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("redis://127.0.0.1:6379"),
+        }
+    }
+}
+
+/// RocketMQ client settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RocketMqSettings {
+    /// `host:port` of the name server(s), `;`-separated.
+    pub name_server: String,
+}
+
+impl Default for RocketMqSettings {
+    fn default() -> Self {
+        Self {
+            name_server: "127.0.0.1:9876".to_owned(),
+        }
+    }
+}
+
+/// Limits and tuning of the event log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EventStoreSettings {
+    /// Largest accepted event (data plus metadata, serialized JSON bytes).
+    pub max_event_bytes: usize,
+    /// Events fetched per `$all` tailer round trip.
+    pub tail_batch_size: u32,
+    /// Longest a live tailer waits without a notification before it polls anyway (a rolled-back
+    /// append notifies nobody).
+    pub tail_fallback_poll_ms: u64,
+}
+
+impl Default for EventStoreSettings {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 1024 * 1024,
+            tail_batch_size: 512,
+            tail_fallback_poll_ms: 250,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings from the process environment (and the stage file it selects).
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::from_env(std::env::vars().collect())
+    }
+
+    /// Loads settings from the given environment map (and the stage file it selects).
+    pub fn from_env(env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let stage = Stage::parse(env.get("APP_STAGE").map_or("local", String::as_str))?;
+        let dir = env
+            .get("APP_CONFIG_DIR")
+            .map_or_else(|| PathBuf::from("settings/config"), PathBuf::from);
+        // APP_STAGE and APP_CONFIG_DIR select the layers; they are not settings themselves.
+        let overrides: HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("APP_") && k != "APP_STAGE" && k != "APP_CONFIG_DIR")
+            .collect();
+        let layered = config::Config::builder()
+            .add_source(
+                config::File::with_name(&dir.join(stage.name()).to_string_lossy()).required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix("APP")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(overrides)),
+            )
+            .build()?;
+        let mut settings: Settings = layered.try_deserialize()?;
+        settings.stage = Some(stage);
+        Ok(settings)
+    }
+
+    /// The stage this process runs in.
+    pub fn stage(&self) -> Stage {
+        self.stage.unwrap_or(Stage::Local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn fixture_dir() -> String {
+        let dir = std::env::temp_dir().join(format!("settings-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("k8s.toml"),
+            "[database]\nmax_connections = 40\n[rocketmq]\nname_server = \"rocketmq-namesrv:9876\"\n",
+        )
+        .unwrap();
+        dir.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn defaults_work_locally_without_any_file_or_variable() {
+        let s = Settings::from_env(env(&[("APP_CONFIG_DIR", "/nonexistent")])).unwrap();
+        assert_eq!(s.stage(), Stage::Local);
+        assert_eq!(s.rocketmq.name_server, "127.0.0.1:9876");
+        assert_eq!(s.event_store.max_event_bytes, 1024 * 1024);
+        assert!(s.database.url.expose_secret().contains("127.0.0.1"));
+    }
+
+    #[test]
+    fn stage_file_overrides_defaults_and_environment_overrides_the_file() {
+        let dir = fixture_dir();
+        let s = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", &dir),
+            ("APP_STAGE", "k8s"),
+            ("APP_DATABASE__MAX_CONNECTIONS", "7"),
+            ("APP_EVENT_STORE__MAX_EVENT_BYTES", "2048"),
+        ]))
+        .unwrap();
+        assert_eq!(s.stage(), Stage::K8s);
+        assert_eq!(
+            s.rocketmq.name_server, "rocketmq-namesrv:9876",
+            "from the file"
+        );
+        assert_eq!(s.database.max_connections, 7, "environment beats the file");
+        assert_eq!(s.event_store.max_event_bytes, 2048);
+        assert_eq!(s.database.statement_timeout_ms, 30_000, "default kept");
+    }
+
+    #[test]
+    fn unknown_stage_is_rejected() {
+        let err = Settings::from_env(env(&[("APP_STAGE", "staging")])).unwrap_err();
+        assert!(matches!(err, SettingsError::UnknownStage(s) if s == "staging"));
+    }
+
+    #[test]
+    fn malformed_value_is_a_clear_error() {
+        let err = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", "/nonexistent"),
+            ("APP_DATABASE__MAX_CONNECTIONS", "many"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("max_connections"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let s = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", "/nonexistent"),
+            ("APP_DATABASE__URL", "postgres://svc:hunter2@db/commerce"),
+            ("APP_REDIS__URL", "redis://:s3cret@cache"),
+        ]))
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("s3cret"),
+            "{printed}"
+        );
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "postgres://svc:hunter2@db/commerce"
+        );
+    }
+}
