@@ -13,9 +13,10 @@
 //!    statement, which then sees the original.
 //! 3. **Nothing half-written.** A batch is one statement, hence one transaction: all or nothing.
 //! 4. **Versions and positions.** A stream's versions are 0, 1, 2… without holes. Positions grow
-//!    with versions within a stream. The append statement is the transaction's only statement, so
-//!    the transaction's id is assigned after it read the stream's current version — which is what
-//!    makes the `$all` order `(tx_id, position)` agree with every stream's version order.
+//!    with versions within a stream. The appending transaction has no transaction id before the
+//!    append statement takes its snapshot (it writes nothing else first), so its id is assigned
+//!    after the stream's current version was read — which is what makes the `$all` order
+//!    `(tx_id, position)` agree with every stream's version order.
 //!
 //! One round trip: no explicit `BEGIN`/`COMMIT` and no `NOTIFY` inside the append (a `NOTIFY` at
 //! commit serializes all notifying commits on the server); tailers are woken by a coalescing
@@ -35,8 +36,8 @@ use crate::{
 /// Most events one append accepts.
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 
-/// Attempts of the append statement when it loses a unique-key race (only `Any` can lose more
-/// than once in a row).
+/// Attempts of the append statement when it loses a unique-key race. Only `Any` can lose more
+/// than once in a row, and from the second attempt appenders queue on the stream's lock.
 const MAX_ATTEMPTS: u32 = 32;
 
 /// What an append wrote (or, for a retry, what the original append wrote).
@@ -121,18 +122,16 @@ impl EventStore {
             ExpectedVersion::Exact(v) => (3, i64::try_from(v).unwrap_or(i64::MAX)),
         };
         for attempt in 1..=MAX_ATTEMPTS {
-            let outcome = sqlx::query(APPEND_SQL)
-                .bind(stream.as_str())
-                .bind(stream.category())
-                .bind(&columns.ids)
-                .bind(&columns.types)
-                .bind(&columns.schema_versions)
-                .bind(&columns.data)
-                .bind(&columns.metadata)
-                .bind(kind)
-                .bind(exact)
-                .fetch_one(self.pool())
-                .await;
+            // The first attempt is one autocommit statement. An attempt after a lost race takes
+            // the stream's advisory lock first, so retrying appenders of one stream queue up
+            // instead of starving each other.
+            let outcome = if attempt == 1 {
+                self.append_statement(stream, kind, exact, &columns)
+                    .fetch_one(self.pool())
+                    .await
+            } else {
+                self.append_locked(stream, kind, exact, &columns).await
+            };
             let row = match outcome {
                 Ok(row) => row,
                 Err(err) if is_unique_violation(&err) => {
@@ -141,14 +140,58 @@ impl EventStore {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let result = interpret(stream, expected, &columns.ids, &row)?;
-            self.notifier().appended();
+            let (result, wrote) = interpret(stream, expected, &columns.ids, &row)?;
+            if wrote {
+                self.notifier().appended();
+            }
             return Ok(result);
         }
         Err(StoreError::Contention {
             stream: stream.to_string(),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    fn append_statement<'q>(
+        &self,
+        stream: &'q StreamId,
+        kind: i32,
+        exact: i64,
+        columns: &'q Columns,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        sqlx::query(APPEND_SQL)
+            .bind(stream.as_str())
+            .bind(stream.category())
+            .bind(&columns.ids)
+            .bind(&columns.types)
+            .bind(&columns.schema_versions)
+            .bind(&columns.data)
+            .bind(&columns.metadata)
+            .bind(kind)
+            .bind(exact)
+    }
+
+    /// The append statement inside a transaction holding the stream's advisory lock. The lock
+    /// assigns no transaction id, and the append statement takes its snapshot after the lock is
+    /// granted, so invariant 4 (transaction id assigned after reading the version) still holds.
+    async fn append_locked(
+        &self,
+        stream: &StreamId,
+        kind: i32,
+        exact: i64,
+        columns: &Columns,
+    ) -> Result<sqlx::postgres::PgRow, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(stream.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let row = self
+            .append_statement(stream, kind, exact, columns)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// Checks the batch before anything reaches the database.
@@ -214,13 +257,13 @@ impl EventStore {
     }
 }
 
-/// Turns the statement's row into the append's outcome.
+/// Turns the statement's row into the append's outcome, and whether it wrote anything.
 fn interpret(
     stream: &StreamId,
     expected: ExpectedVersion,
     ids: &[Uuid],
     row: &sqlx::postgres::PgRow,
-) -> Result<AppendResult, StoreError> {
+) -> Result<(AppendResult, bool), StoreError> {
     let current: Option<i64> = row.try_get("current_version")?;
     let inserted: Vec<i64> = row.try_get("inserted")?;
     let existing_ids: Vec<Uuid> = row.try_get("existing_ids")?;
@@ -240,7 +283,7 @@ fn interpret(
             .zip(streams.iter().zip(versions.iter().zip(positions.iter())))
             .map(|(id, (s, (v, p)))| (*id, (s.as_str(), *v, *p)))
             .collect();
-        return replayed_result(stream, ids, &written);
+        return Ok((replayed_result(stream, ids, &written)?, false));
     }
 
     if inserted.is_empty() {
@@ -250,10 +293,11 @@ fn interpret(
             actual: CurrentVersion::from_db(current),
         });
     }
-    Ok(AppendResult {
+    let result = AppendResult {
         current_version: (current.unwrap_or(-1) + ids.len() as i64) as u64,
         positions: inserted.into_iter().map(|p| p as u64).collect(),
-    })
+    };
+    Ok((result, true))
 }
 
 /// The result of the original append of `ids`, provided they were written as one batch to

@@ -2,7 +2,7 @@
 //!
 //! The server comes from the same settings every process uses (`APP_DATABASE__URL`, default the
 //! local server). Each test gets its own database named `test_<uuid>`, so tests run in parallel
-//! without seeing each other's events; `scripts/test` drops leftovers of earlier runs.
+//! without seeing each other's events; the database is dropped when the test ends.
 
 use settings::Settings;
 use sqlx::{Connection, Executor, PgConnection, PgPool, postgres::PgPoolOptions};
@@ -56,5 +56,39 @@ impl TestDatabase {
             .fetch_one(&self.pool)
             .await
             .expect("count events")
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database (unless `APP_KEEP_TEST_DATABASES` is set, to debug a failure). Runs on
+    /// a thread of its own because `Drop` cannot await inside the test's runtime.
+    fn drop(&mut self) {
+        if std::env::var_os("APP_KEEP_TEST_DATABASES").is_some() {
+            return;
+        }
+        let name = std::mem::take(&mut self.name);
+        let Ok(server) = connect_options(&self.settings.database) else {
+            return;
+        };
+        let label = name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect_with(&server.database("postgres"))
+                    .await
+                    .ok()?;
+                admin
+                    .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop test database {label}; drop it by hand");
+        }
     }
 }
