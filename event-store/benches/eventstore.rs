@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+type Recorded = chrono::DateTime<chrono::Utc>;
+
 const TRIAL: Duration = Duration::from_secs(3);
 const PAIRS: usize = 3;
 const POOL: u32 = 32;
@@ -204,17 +206,28 @@ async fn catch_up(store: &EventStore, side: Side, page: usize) -> f64 {
         Side::Raw => {
             let mut after = 0i64;
             loop {
-                let rows: Vec<(i64, String, i64, Uuid, String, i32, Value, Value)> =
-                    sqlx::query_as(
-                        "SELECT position, stream_id, stream_version, event_id, event_type, \
-                         schema_version, data, metadata FROM raw_events WHERE position > $1 \
-                         ORDER BY position LIMIT $2",
-                    )
-                    .bind(after)
-                    .bind(page as i64)
-                    .fetch_all(store.pool())
-                    .await
-                    .unwrap();
+                type RawRow = (
+                    i64,
+                    i64,
+                    String,
+                    i64,
+                    Uuid,
+                    String,
+                    i32,
+                    Value,
+                    Value,
+                    Recorded,
+                );
+                let rows: Vec<RawRow> = sqlx::query_as(
+                    "SELECT position, tx_id::text::int8, stream_id, stream_version, event_id, \
+                         event_type, schema_version, data, metadata, recorded_at \
+                         FROM raw_events WHERE position > $1 ORDER BY position LIMIT $2",
+                )
+                .bind(after)
+                .bind(page as i64)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
                 let Some(last) = rows.last() else { break };
                 after = last.0;
                 read += rows.len();
@@ -236,8 +249,17 @@ async fn main() {
         "event store benchmark: {TRIAL:?} trials, {PAIRS} ours/raw pairs per row, pool {POOL}"
     );
 
+    // BENCH_LEVELS=1x1,8x100 (writers x batch size) limits the append rows, to look into one.
+    let levels: Vec<(usize, usize)> = match std::env::var("BENCH_LEVELS") {
+        Ok(spec) => spec
+            .split(',')
+            .filter_map(|l| l.split_once('x'))
+            .filter_map(|(w, b)| Some((w.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .collect(),
+        Err(_) => vec![(1, 1), (8, 1), (32, 1), (1, 100), (8, 100)],
+    };
     let mut rows = Vec::new();
-    for (writers, batch_size) in [(1, 1), (8, 1), (32, 1), (1, 100), (8, 100)] {
+    for (writers, batch_size) in levels {
         let name = if batch_size == 1 {
             format!("append 1 event, {writers} writer(s)")
         } else {
@@ -250,12 +272,11 @@ async fn main() {
             .await,
         );
     }
-    let (ours_count, raw_count): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM raw_events)",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let (ours_count, raw_count): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM raw_events)")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     sqlx::query("VACUUM ANALYZE events")
         .execute(&db.pool)
         .await
@@ -265,7 +286,12 @@ async fn main() {
         .await
         .unwrap();
     let name = format!("$all catch-up read, pages of 1000 ({ours_count} / {raw_count} events)");
-    rows.push(compare(&name, PAIRS, async |side| catch_up(&store, side, 1000).await).await);
+    rows.push(
+        compare(&name, PAIRS, async |side| {
+            catch_up(&store, side, 1000).await
+        })
+        .await,
+    );
 
     println!();
     println!("| event store (events/s) | ours | raw SQL | ours/raw |");

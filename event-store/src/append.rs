@@ -9,8 +9,10 @@
 //! 2. **Idempotency.** Every event id is unique in the log, forever. If all of a batch's ids are
 //!    already in the log, in the same stream and order, the append writes nothing and returns the
 //!    result the original append returned — at any later time. If only some are, the batch is
-//!    rejected. A retry racing its own original collides on the event-id key and re-runs the
-//!    statement, which then sees the original.
+//!    rejected. The first attempt does not look the ids up (the common case pays nothing for
+//!    idempotency): a retried batch either collides on the event-id key or fails its expectation,
+//!    and the full statement, which looks the ids up, then decides. A retry racing its own
+//!    original collides on the event-id key the same way.
 //! 3. **Nothing half-written.** A batch is one statement, hence one transaction: all or nothing.
 //! 4. **Versions and positions.** A stream's versions are 0, 1, 2… without holes. Positions grow
 //!    with versions within a stream. The appending transaction has no transaction id before the
@@ -18,7 +20,8 @@
 //!    after the stream's current version was read — which is what makes the `$all` order
 //!    `(tx_id, position)` agree with every stream's version order.
 //!
-//! One round trip: no explicit `BEGIN`/`COMMIT` and no `NOTIFY` inside the append (a `NOTIFY` at
+//! One round trip in the common case: no explicit `BEGIN`/`COMMIT` and no `NOTIFY` inside the
+//! append (a `NOTIFY` at
 //! commit serializes all notifying commits on the server); tailers are woken by a coalescing
 //! notifier after the append returns (see `notify.rs`).
 
@@ -59,6 +62,36 @@ impl AppendResult {
     }
 }
 
+/// The first attempt: check the expectation and insert, without looking the event ids up. A
+/// retried batch cannot slip through: its ids collide on the event-id key (a unique violation),
+/// or its expectation fails (nothing inserted); either way [`APPEND_SQL`] then decides.
+const APPEND_FAST_SQL: &str = r#"
+WITH current_version AS (
+    SELECT max(stream_version) AS version FROM events WHERE stream_id = $1
+), inserted AS (
+    INSERT INTO events
+        (stream_id, category, stream_version, event_id, event_type, schema_version, data, metadata)
+    SELECT $1, $2, coalesce(c.version, -1) + e.ord, e.event_id, e.event_type, e.schema_version,
+           e.data::jsonb, e.metadata::jsonb
+    FROM current_version c
+    CROSS JOIN unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $7::text[])
+         WITH ORDINALITY AS e(event_id, event_type, schema_version, data, metadata, ord)
+    WHERE CASE $8::int4
+            WHEN 0 THEN true
+            WHEN 1 THEN c.version IS NULL
+            WHEN 2 THEN c.version IS NOT NULL
+            ELSE c.version IS NOT DISTINCT FROM $9::int8
+          END
+    ORDER BY e.ord
+    RETURNING position, stream_version
+)
+SELECT
+    (SELECT version FROM current_version) AS current_version,
+    ARRAY(SELECT position FROM inserted ORDER BY stream_version) AS inserted
+"#;
+
+/// Every later attempt: as the fast statement, plus the lookup of the batch's event ids that
+/// tells a retry (all written: return the original result) from a conflict.
 const APPEND_SQL: &str = r#"
 WITH existing AS (
     SELECT event_id, stream_id, stream_version, position
@@ -122,11 +155,12 @@ impl EventStore {
             ExpectedVersion::Exact(v) => (3, i64::try_from(v).unwrap_or(i64::MAX)),
         };
         for attempt in 1..=MAX_ATTEMPTS {
-            // The first attempt is one autocommit statement. An attempt after a lost race takes
-            // the stream's advisory lock first, so retrying appenders of one stream queue up
-            // instead of starving each other.
+            // The first attempt is one autocommit statement. Later attempts (after a lost race
+            // or a failed expectation) take the stream's advisory lock first, so that retrying
+            // appenders of one stream queue up instead of starving each other, and look the
+            // event ids up to tell a retried append from a conflict.
             let outcome = if attempt == 1 {
-                self.append_statement(stream, kind, exact, &columns)
+                self.append_statement(APPEND_FAST_SQL, stream, kind, exact, &columns)
                     .fetch_one(self.pool())
                     .await
             } else {
@@ -140,11 +174,15 @@ impl EventStore {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let (result, wrote) = interpret(stream, expected, &columns.ids, &row)?;
-            if wrote {
-                self.notifier().appended();
+            let outcome = interpret(stream, expected, &columns.ids, &row, attempt > 1)?;
+            match outcome {
+                Outcome::Written(result) => {
+                    self.notifier().appended();
+                    return Ok(result);
+                }
+                Outcome::Replayed(result) => return Ok(result),
+                Outcome::Unsure => continue,
             }
-            return Ok(result);
         }
         Err(StoreError::Contention {
             stream: stream.to_string(),
@@ -154,12 +192,13 @@ impl EventStore {
 
     fn append_statement<'q>(
         &self,
+        sql: &'static str,
         stream: &'q StreamId,
         kind: i32,
         exact: i64,
         columns: &'q Columns,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        sqlx::query(APPEND_SQL)
+        sqlx::query(sql)
             .bind(stream.as_str())
             .bind(stream.category())
             .bind(&columns.ids)
@@ -187,7 +226,7 @@ impl EventStore {
             .execute(&mut *tx)
             .await?;
         let row = self
-            .append_statement(stream, kind, exact, columns)
+            .append_statement(APPEND_SQL, stream, kind, exact, columns)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -257,47 +296,59 @@ impl EventStore {
     }
 }
 
-/// Turns the statement's row into the append's outcome, and whether it wrote anything.
+/// What one attempt of the append statement found.
+enum Outcome {
+    /// The batch was written now.
+    Written(AppendResult),
+    /// The batch had been written before; this is the original result.
+    Replayed(AppendResult),
+    /// Nothing written and the ids were not looked up (first attempt): try the full statement.
+    Unsure,
+}
+
+/// Turns the statement's row into the attempt's outcome. `looked_up` says whether the row
+/// carries the lookup of the batch's event ids (the full statement).
 fn interpret(
     stream: &StreamId,
     expected: ExpectedVersion,
     ids: &[Uuid],
     row: &sqlx::postgres::PgRow,
-) -> Result<(AppendResult, bool), StoreError> {
+    looked_up: bool,
+) -> Result<Outcome, StoreError> {
     let current: Option<i64> = row.try_get("current_version")?;
     let inserted: Vec<i64> = row.try_get("inserted")?;
-    let existing_ids: Vec<Uuid> = row.try_get("existing_ids")?;
-
-    if !existing_ids.is_empty() {
-        let streams: Vec<String> = row.try_get("existing_streams")?;
-        let versions: Vec<i64> = row.try_get("existing_versions")?;
-        let positions: Vec<i64> = row.try_get("existing_positions")?;
-        if existing_ids.len() < ids.len() {
-            return Err(StoreError::PartiallyWritten {
-                written: existing_ids.len(),
-                total: ids.len(),
-            });
-        }
-        let written: HashMap<Uuid, (&str, i64, i64)> = existing_ids
-            .iter()
-            .zip(streams.iter().zip(versions.iter().zip(positions.iter())))
-            .map(|(id, (s, (v, p)))| (*id, (s.as_str(), *v, *p)))
-            .collect();
-        return Ok((replayed_result(stream, ids, &written)?, false));
+    if !inserted.is_empty() {
+        return Ok(Outcome::Written(AppendResult {
+            current_version: (current.unwrap_or(-1) + ids.len() as i64) as u64,
+            positions: inserted.into_iter().map(|p| p as u64).collect(),
+        }));
     }
-
-    if inserted.is_empty() {
+    if !looked_up {
+        return Ok(Outcome::Unsure);
+    }
+    let existing_ids: Vec<Uuid> = row.try_get("existing_ids")?;
+    if existing_ids.is_empty() {
         return Err(StoreError::WrongExpectedVersion {
             stream: stream.to_string(),
             expected,
             actual: CurrentVersion::from_db(current),
         });
     }
-    let result = AppendResult {
-        current_version: (current.unwrap_or(-1) + ids.len() as i64) as u64,
-        positions: inserted.into_iter().map(|p| p as u64).collect(),
-    };
-    Ok((result, true))
+    if existing_ids.len() < ids.len() {
+        return Err(StoreError::PartiallyWritten {
+            written: existing_ids.len(),
+            total: ids.len(),
+        });
+    }
+    let streams: Vec<String> = row.try_get("existing_streams")?;
+    let versions: Vec<i64> = row.try_get("existing_versions")?;
+    let positions: Vec<i64> = row.try_get("existing_positions")?;
+    let written: HashMap<Uuid, (&str, i64, i64)> = existing_ids
+        .iter()
+        .zip(streams.iter().zip(versions.iter().zip(positions.iter())))
+        .map(|(id, (s, (v, p)))| (*id, (s.as_str(), *v, *p)))
+        .collect();
+    Ok(Outcome::Replayed(replayed_result(stream, ids, &written)?))
 }
 
 /// The result of the original append of `ids`, provided they were written as one batch to

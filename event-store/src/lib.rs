@@ -59,6 +59,7 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
                 "idle_in_transaction_session_timeout",
                 settings.idle_in_transaction_timeout_ms.to_string(),
             ),
+            ("plan_cache_mode", "force_generic_plan".to_owned()),
         ])
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
 }

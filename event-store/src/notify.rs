@@ -16,6 +16,9 @@ use tracing::warn;
 /// The channel appends are announced on.
 pub const CHANNEL: &str = "event_log_appended";
 
+/// Least time between two notifications from one store.
+const MIN_INTERVAL: Duration = Duration::from_millis(2);
+
 /// Coalesces append signals into `NOTIFY`s; stops when dropped.
 pub(crate) struct Notifier {
     pending: Arc<Notify>,
@@ -24,6 +27,9 @@ pub(crate) struct Notifier {
 
 impl Notifier {
     pub(crate) fn spawn(options: PgConnectOptions) -> Self {
+        // A NOTIFY's transaction is given a transaction id and its commit would wait for a WAL
+        // flush like an append's. The notification is a hint, not data: don't wait for the disk.
+        let options = options.options([("synchronous_commit", "off")]);
         let pending = Arc::new(Notify::new());
         let task = tokio::spawn(run(options, Arc::clone(&pending)));
         Self { pending, task }
@@ -64,5 +70,9 @@ async fn run(options: PgConnectOptions, pending: Arc<Notify>) {
             warn!(error = %err, "append notification failed; reconnecting");
             connection = None;
         }
+        // Under load, appends arrive faster than notifications are useful: a busy tailer reads
+        // whole pages without waiting anyway. Bounding the rate keeps the server's work per append
+        // small, at the cost of waking an idle tailer at most this much later.
+        tokio::time::sleep(MIN_INTERVAL).await;
     }
 }

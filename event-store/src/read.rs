@@ -1,9 +1,11 @@
 //! Reading the log: one stream (forward or backward, paged), one category, and `$all`.
 
-use sqlx::{Row, postgres::PgRow};
+use sqlx::{Row, postgres::PgRow, types::Json};
 use tracing::instrument;
 
-use crate::{AllPosition, CurrentVersion, EventStore, RecordedEvent, StoreError, StreamId};
+use crate::{
+    AllPosition, CurrentVersion, EventMetadata, EventStore, RecordedEvent, StoreError, StreamId,
+};
 
 /// Which way to page through a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +34,11 @@ const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_v
 
 fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     let stream: String = row.try_get("stream_id")?;
-    let metadata: serde_json::Value = row.try_get("metadata")?;
+    // Metadata written by others may not fit our struct; an event is still readable then.
+    let metadata = row
+        .try_get::<Json<EventMetadata>, _>("metadata")
+        .map(|m| m.0)
+        .unwrap_or_default();
     Ok(RecordedEvent {
         position: row.try_get::<i64, _>("position")? as u64,
         tx_id: row.try_get::<i64, _>("tx_id")? as u64,
@@ -42,7 +48,7 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         event_type: row.try_get("event_type")?,
         schema_version: row.try_get("schema_version")?,
         data: row.try_get("data")?,
-        metadata: serde_json::from_value(metadata).unwrap_or_default(),
+        metadata,
         recorded_at: row.try_get("recorded_at")?,
     })
 }

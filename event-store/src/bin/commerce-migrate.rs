@@ -32,7 +32,10 @@ async fn main() -> anyhow::Result<()> {
     }
     server.close().await?;
 
-    let mut conn = options.connect().await.context("connecting to the database")?;
+    let mut conn = options
+        .connect()
+        .await
+        .context("connecting to the database")?;
     MIGRATOR
         .run(&mut conn)
         .await
