@@ -28,6 +28,17 @@ pub struct AllSlice {
     pub held_back: bool,
 }
 
+/// Where the last event appended by a command landed (see [`EventStore::find_command`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutedCommand {
+    /// The stream the command appended to.
+    pub stream_id: String,
+    /// Version of the command's last event.
+    pub version: u64,
+    /// Global position of the command's last event.
+    pub position: u64,
+}
+
 /// Columns of every read, in the order [`decode`] expects.
 const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_version, event_id, \
                        event_type, schema_version, data, metadata, recorded_at";
@@ -67,6 +78,30 @@ impl EventStore {
                 .fetch_one(self.pool())
                 .await?;
         Ok(CurrentVersion::from_db(version))
+    }
+
+    /// The last event appended by command `command_id` (recorded in `metadata.command_id`), if
+    /// any: how a command service answers a retried command without deciding again. One probe of
+    /// the `events_command_id_idx` index; the record commits atomically with the events.
+    #[instrument(skip_all, fields(%command_id))]
+    pub async fn find_command(
+        &self,
+        command_id: uuid::Uuid,
+    ) -> Result<Option<ExecutedCommand>, StoreError> {
+        // The text form matches how `EventMetadata` serializes a UUID: hyphenated lowercase.
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT stream_id, stream_version, position FROM events \
+             WHERE metadata ->> 'command_id' = $1 \
+             ORDER BY stream_version DESC LIMIT 1",
+        )
+        .bind(command_id.hyphenated().to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|(stream_id, version, position)| ExecutedCommand {
+            stream_id,
+            version: version as u64,
+            position: position as u64,
+        }))
     }
 
     /// Up to `limit` (1..=10 000) events of `stream`, starting at version `from` inclusive, going

@@ -1,0 +1,310 @@
+//! The generic command handler: load a stream and fold it, look the command id up, decide with
+//! the pure aggregate, append with the expected version, retry on conflicts.
+//!
+//! # Invariants
+//! 1. **Optimistic concurrency.** Events are appended with the version the decision was made
+//!    against (`Exact(v)`, or `NoStream` for an empty stream); a concurrent writer makes the
+//!    append fail with `WrongExpectedVersion`, and the command is reloaded and decided again, at
+//!    most `max_attempts` times, then answered `ABORTED`. No decision is ever written against a
+//!    state it was not made on, so there are no lost updates.
+//! 2. **One command, one set of events.** Event ids are derived from the command id
+//!    ([`event_id`]: UUIDv5 of the command id and the event's index), so however often and
+//!    however concurrently a command is sent, the event log's unique event ids let at most one
+//!    set of its events in.
+//! 3. **Retries return the original result without deciding again** (design note 4). Each
+//!    attempt loads the stream *and then* looks the command id up in the log (`EventStore::find_command`).
+//!    If an earlier execution committed before the lookup, the lookup finds it and its stored
+//!    result is returned; if it committed after the lookup, it also committed after the load, so
+//!    this attempt decides against the state the original saw, produces the same event ids, and
+//!    the append either replays the original result (same ids) or conflicts and the next
+//!    attempt's lookup finds it. A retry therefore never runs `decide` against a state that
+//!    already contains its own effect.
+//! 4. A command that changes nothing (`decide` returns no events) writes nothing and returns the
+//!    stream's current version and the position of its last event. Such a command leaves no
+//!    trace, so a retry of it is decided again (harmless while it is still a no-op).
+
+use std::{
+    hash::{BuildHasher, RandomState},
+    marker::PhantomData,
+    time::Duration,
+};
+
+use aggregates::{Aggregate, DomainEvent};
+use event_store::{
+    CurrentVersion, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
+};
+use tracing::{Instrument, debug, info_span};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Who sent a command and why: becomes the metadata of every event it appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandContext {
+    /// The client's id for this intended action; the idempotency key.
+    pub command_id: Uuid,
+    /// Ties together everything one user action caused, across services.
+    pub correlation_id: Uuid,
+    /// The authenticated caller (see `Caller::actor`).
+    pub actor: String,
+    /// W3C trace context of the request, if it carried one.
+    pub traceparent: Option<String>,
+}
+
+impl CommandContext {
+    /// The metadata of the events this command appends; the causation id is the command id.
+    pub fn metadata(&self) -> EventMetadata {
+        EventMetadata {
+            correlation_id: Some(self.correlation_id),
+            causation_id: Some(self.command_id),
+            actor: Some(self.actor.clone()),
+            command_id: Some(self.command_id),
+            traceparent: self.traceparent.clone(),
+            extra: Default::default(),
+        }
+    }
+}
+
+/// What a command did: the consistency token (design note 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandResult {
+    /// The aggregate's stream.
+    pub stream_id: StreamId,
+    /// The stream's version after the command.
+    pub version: u64,
+    /// Global position of the command's last event (or of the stream's last event, for a command
+    /// that changed nothing).
+    pub position: u64,
+}
+
+/// The id of the `index`-th event appended by command `command_id`: UUIDv5 with the command id
+/// as namespace and the index (big-endian `u32`) as name. Deterministic, so a retried command
+/// can never write a second copy of its events.
+pub fn event_id(command_id: Uuid, index: usize) -> Uuid {
+    let index = u32::try_from(index).unwrap_or(u32::MAX);
+    Uuid::new_v5(&command_id, &index.to_be_bytes())
+}
+
+/// A stream folded into its aggregate's state.
+#[derive(Debug, Clone)]
+pub struct Loaded<A: Aggregate> {
+    /// The state after every event of the stream.
+    pub state: A::State,
+    /// The version of the stream's last event, or no stream.
+    pub version: CurrentVersion,
+    /// The global position of the stream's last event.
+    pub last_position: Option<u64>,
+}
+
+/// Runs commands of aggregate `A` against the event log. Cheap to clone.
+pub struct CommandHandler<A> {
+    store: EventStore,
+    max_attempts: u32,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for CommandHandler<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            max_attempts: self.max_attempts,
+            aggregate: PhantomData,
+        }
+    }
+}
+
+impl<A> CommandHandler<A>
+where
+    A: Aggregate,
+    A::Command: Clone,
+    A::Error: Into<AppError>,
+{
+    /// A handler appending to `store`, trying each command at most `max_attempts` times.
+    pub fn new(store: EventStore, max_attempts: u32) -> Self {
+        Self {
+            store,
+            max_attempts: max_attempts.max(1),
+            aggregate: PhantomData,
+        }
+    }
+
+    /// The stream of aggregate `id`.
+    pub fn stream_id(id: &A::Id) -> Result<StreamId, AppError> {
+        StreamId::new(A::CATEGORY, id).map_err(|e| AppError::invalid("id", e.reason))
+    }
+
+    /// Reads aggregate `id`'s stream and folds it.
+    pub async fn load(&self, id: &A::Id) -> Result<Loaded<A>, AppError> {
+        self.load_stream(&Self::stream_id(id)?).await
+    }
+
+    async fn load_stream(&self, stream: &StreamId) -> Result<Loaded<A>, AppError> {
+        let recorded = self.store.read_stream_to_end(stream).await?;
+        let mut state = A::State::default();
+        for event in &recorded {
+            let event =
+                A::Event::from_stored(&event.event_type, event.schema_version, &event.data)?;
+            state = A::evolve(state, &event);
+        }
+        let last = recorded.last();
+        Ok(Loaded {
+            state,
+            version: last.map_or(CurrentVersion::NoStream, |e| CurrentVersion::At(e.version)),
+            last_position: last.map(|e| e.position),
+        })
+    }
+
+    /// Executes `command` on aggregate `id` exactly once per `context.command_id` (see the
+    /// module docs) and returns the stream's version and position after it.
+    pub async fn execute(
+        &self,
+        context: &CommandContext,
+        id: &A::Id,
+        command: A::Command,
+    ) -> Result<CommandResult, AppError> {
+        let stream = Self::stream_id(id)?;
+        let span = info_span!(
+            "execute",
+            stream = %stream,
+            command_id = %context.command_id,
+            correlation_id = %context.correlation_id,
+        );
+        self.execute_on(context, stream, command)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_on(
+        &self,
+        context: &CommandContext,
+        stream: StreamId,
+        command: A::Command,
+    ) -> Result<CommandResult, AppError> {
+        for attempt in 1..=self.max_attempts {
+            // Load first, then look up: see invariant 3 for why the order matters.
+            let loaded = self.load_stream(&stream).await?;
+            if let Some(done) = self.store.find_command(context.command_id).await? {
+                if done.stream_id != stream.as_str() {
+                    return Err(AppError::CommandIdReused {
+                        command_id: context.command_id,
+                    });
+                }
+                debug!("command already executed; returning its stored result");
+                return Ok(CommandResult {
+                    stream_id: stream,
+                    version: done.version,
+                    position: done.position,
+                });
+            }
+            let events = A::decide(&loaded.state, command.clone()).map_err(Into::into)?;
+            if events.is_empty() {
+                return unchanged(stream, &loaded);
+            }
+            let expected = match loaded.version {
+                CurrentVersion::NoStream => ExpectedVersion::NoStream,
+                CurrentVersion::At(version) => ExpectedVersion::Exact(version),
+            };
+            let metadata = context.metadata();
+            let batch: Vec<NewEvent> = events
+                .iter()
+                .enumerate()
+                .map(|(index, event)| NewEvent {
+                    event_id: event_id(context.command_id, index),
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    data: event.to_data(),
+                    metadata: metadata.clone(),
+                })
+                .collect();
+            match self.store.append(&stream, expected, &batch).await {
+                Ok(appended) => {
+                    return Ok(CommandResult {
+                        stream_id: stream,
+                        version: appended.current_version,
+                        position: appended.last_position(),
+                    });
+                }
+                Err(StoreError::WrongExpectedVersion { actual, .. }) => {
+                    debug!(attempt, %actual, "stream changed under the command; deciding again");
+                    if attempt < self.max_attempts {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                }
+                Err(
+                    StoreError::IdempotencyMismatch { .. } | StoreError::PartiallyWritten { .. },
+                ) => {
+                    return Err(AppError::CommandIdReused {
+                        command_id: context.command_id,
+                    });
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Conflict {
+            stream: stream.to_string(),
+            attempts: self.max_attempts,
+        })
+    }
+}
+
+/// The result of a command that appended nothing.
+fn unchanged<A: Aggregate>(
+    stream: StreamId,
+    loaded: &Loaded<A>,
+) -> Result<CommandResult, AppError> {
+    match (loaded.version, loaded.last_position) {
+        (CurrentVersion::At(version), Some(position)) => Ok(CommandResult {
+            stream_id: stream,
+            version,
+            position,
+        }),
+        // No token names "an empty stream": aggregates must reject (NOT_FOUND) or create here.
+        _ => Err(AppError::Internal(format!(
+            "command on empty stream {stream} decided no events"
+        ))),
+    }
+}
+
+/// A random pause before attempt `attempt + 1`, growing with the attempt, so that writers that
+/// just collided do not collide again in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling_ms = 2u64 << attempt.min(8);
+    let random = RandomState::new().hash_one(attempt);
+    Duration::from_millis(random % (ceiling_ms + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_deterministic_per_command_and_index() {
+        let command = Uuid::new_v4();
+        assert_eq!(event_id(command, 0), event_id(command, 0));
+        assert_ne!(event_id(command, 0), event_id(command, 1));
+        assert_ne!(event_id(command, 0), event_id(Uuid::new_v4(), 0));
+        assert_eq!(event_id(command, 0).get_version_num(), 5);
+    }
+
+    #[test]
+    fn metadata_records_correlation_causation_actor_and_command() {
+        let context = CommandContext {
+            command_id: Uuid::new_v4(),
+            correlation_id: Uuid::new_v4(),
+            actor: "admin:alice".into(),
+            traceparent: None,
+        };
+        let metadata = context.metadata();
+        assert_eq!(metadata.causation_id, Some(context.command_id));
+        assert_eq!(metadata.command_id, Some(context.command_id));
+        assert_eq!(metadata.correlation_id, Some(context.correlation_id));
+        assert_eq!(metadata.actor.as_deref(), Some("admin:alice"));
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        for attempt in 1..10 {
+            assert!(backoff(attempt) <= Duration::from_millis(2 << attempt.min(8)));
+        }
+    }
+}

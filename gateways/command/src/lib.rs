@@ -1,0 +1,27 @@
+//! The gRPC command side of the shop: one process per bounded context (`commerce-command
+//! customer`, `commerce-command product`), each a thin adapter around the pure aggregates.
+//!
+//! A command travels: interceptor ([`auth`]: bearer token → [`auth::Caller`]) → service
+//! ([`services`]: request → domain command, who-may-do-what) → [`handler::CommandHandler`]
+//! (load and fold the stream, look the command id up, decide, append with the expected version,
+//! retry on conflict) → [`handler::CommandResult`], the consistency token every response
+//! carries. Errors become gRPC statuses in exactly one place ([`error`]).
+//!
+//! Adding a context (cart, order, payment): a service file under `services/` implementing the
+//! generated trait over a `CommandHandler<TheAggregate>`, a [`config::ServiceKind`] variant, and
+//! its arm in [`startup::App::build_with_store`].
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod request;
+pub mod services;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::{AuthConfig, CommandConfig, ServiceKind};
+pub use error::AppError;
+pub use handler::{CommandContext, CommandHandler, CommandResult};
+pub use startup::App;

@@ -1,0 +1,33 @@
+//! `commerce-command <customer|product> [--listen ADDR]`: one bounded context's gRPC command
+//! service. Configuration: see `command_service::config`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use command_service::{App, CommandConfig, ServiceKind, telemetry};
+
+const USAGE: &str = "usage: commerce-command <customer|product> [--listen ADDR]";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let mut args = std::env::args().skip(1);
+    let service: ServiceKind = args.next().context(USAGE)?.parse().context(USAGE)?;
+    let mut config = CommandConfig::load(service)?;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => {
+                let address = args.next().context(USAGE)?;
+                config.listen = address
+                    .parse::<SocketAddr>()
+                    .with_context(|| format!("invalid --listen address {address:?}"))?;
+            }
+            other => bail!("unexpected argument {other:?}\n{USAGE}"),
+        }
+    }
+    if config.auth.uses_development_secret() {
+        tracing::warn!("using the built-in development JWT secret: set APP_AUTH__JWT_SECRET");
+    }
+    App::build(config).await?.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Bearer tokens and who may do what.
+
+use std::time::Duration;
+
+use command_service::{
+    AuthConfig, ServiceKind,
+    auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
+};
+use commerce_proto::{customer::*, product::*};
+use tonic::{Code, Request};
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+fn deposit(customer_id: Uuid) -> DepositBalanceRequest {
+    DepositBalanceRequest {
+        command_id: cid(),
+        customer_id: customer_id.to_string(),
+        amount: eur(100),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_valid_token_are_unauthenticated() {
+    let app = spawn_app(ServiceKind::Customer).await;
+    let id = Uuid::new_v4();
+    let mut client = app.customers();
+
+    assert_code(
+        client.deposit_balance(Request::new(deposit(id))).await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        client
+            .deposit_balance(authed(deposit(id), "not-a-jwt"))
+            .await,
+        Code::Unauthenticated,
+    );
+    let mut basic = Request::new(deposit(id));
+    basic
+        .metadata_mut()
+        .insert("authorization", "Basic YWRtaW46YWRtaW4=".parse().unwrap());
+    assert_code(client.deposit_balance(basic).await, Code::Unauthenticated);
+
+    let mut other = AuthConfig::development();
+    other.jwt_secret = "a-different-secret-that-is-long-enough!!".into();
+    let forged = issue_token(
+        &other,
+        &Claims::new(
+            "mallory",
+            &[ROLE_ADMIN],
+            "commerce",
+            Duration::from_secs(60),
+        ),
+    );
+    assert_code(
+        client.deposit_balance(authed(deposit(id), &forged)).await,
+        Code::Unauthenticated,
+    );
+
+    let mut claims = Claims::new("alice", &[ROLE_ADMIN], "commerce", Duration::ZERO);
+    claims.exp -= 3_600;
+    let expired = issue_token(&app.auth, &claims);
+    let status = assert_code(
+        client.deposit_balance(authed(deposit(id), &expired)).await,
+        Code::Unauthenticated,
+    );
+    assert!(status.message().contains("expired"), "{status:?}");
+
+    let foreign = issue_token(
+        &app.auth,
+        &Claims::new("alice", &[ROLE_ADMIN], "elsewhere", Duration::from_secs(60)),
+    );
+    assert_code(
+        client.deposit_balance(authed(deposit(id), &foreign)).await,
+        Code::Unauthenticated,
+    );
+    assert_eq!(app.db.event_count().await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_cannot_act_on_another_account_or_debit_their_own() {
+    let app = spawn_app(ServiceKind::Customer).await;
+    let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+    let me = app.customer(mine);
+    let mut client = app.customers();
+    for id in [mine, theirs] {
+        client
+            .register(authed(
+                RegisterRequest {
+                    command_id: cid(),
+                    customer_id: id.to_string(),
+                    email: "x@example.com".into(),
+                    name: "X".into(),
+                    currency: "EUR".into(),
+                },
+                &app.customer(id),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_code(
+        client.deposit_balance(authed(deposit(theirs), &me)).await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        client
+            .deactivate(authed(
+                DeactivateRequest {
+                    command_id: cid(),
+                    customer_id: theirs.to_string(),
+                },
+                &me,
+            ))
+            .await,
+        Code::PermissionDenied,
+    );
+    client
+        .deposit_balance(authed(deposit(mine), &me))
+        .await
+        .unwrap();
+    let debit = DebitBalanceRequest {
+        command_id: cid(),
+        customer_id: mine.to_string(),
+        payment_id: Uuid::new_v4().to_string(),
+        amount: eur(50),
+    };
+    assert_code(
+        client.debit_balance(authed(debit.clone(), &me)).await,
+        Code::PermissionDenied,
+    );
+    // A token with no role at all may not act even on "its own" id.
+    let roleless = app.token(&mine.to_string(), &[]);
+    assert_code(
+        client
+            .deposit_balance(authed(deposit(mine), &roleless))
+            .await,
+        Code::PermissionDenied,
+    );
+    client
+        .debit_balance(authed(debit, &app.service()))
+        .await
+        .unwrap();
+    assert_eq!(app.db.event_count().await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_management_needs_an_admin_and_reservations_a_service() {
+    let app = spawn_app(ServiceKind::Product).await;
+    let customer = app.token(&Uuid::new_v4().to_string(), &[ROLE_CUSTOMER]);
+    let create = CreateProductRequest {
+        command_id: cid(),
+        product_id: Uuid::new_v4().to_string(),
+        title: "Kettle".into(),
+        description: String::new(),
+    };
+    let mut client = app.products();
+    assert_code(
+        client
+            .create_product(authed(create.clone(), &customer))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        client
+            .create_product(authed(create.clone(), &app.service()))
+            .await,
+        Code::PermissionDenied,
+    );
+    client
+        .create_product(authed(create.clone(), &app.admin()))
+        .await
+        .unwrap();
+    let reserve = ReserveStockRequest {
+        command_id: cid(),
+        product_id: create.product_id.clone(),
+        reservation_id: Uuid::new_v4().to_string(),
+        items: vec![StockLine {
+            sku_id: Uuid::new_v4().to_string(),
+            quantity: 1,
+        }],
+    };
+    assert_code(
+        client.reserve_stock(authed(reserve, &customer)).await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        app.stock()
+            .get_sku_availability(Request::new(GetSkuAvailabilityRequest {
+                product_id: create.product_id,
+                sku_id: Uuid::new_v4().to_string(),
+            }))
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_eq!(app.db.event_count().await, 1);
+}

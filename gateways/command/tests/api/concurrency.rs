@@ -1,0 +1,86 @@
+//! Many writers on one aggregate: optimistic concurrency, no lost updates, no overselling.
+
+use command_service::ServiceKind;
+use futures::future::join_all;
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::{
+    helpers::*,
+    product::{availability, product_with_stock, reserve},
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_reservations_never_oversell_or_lose_an_update() {
+    const STOCK: u32 = 25;
+    let app = spawn_app(ServiceKind::Product).await;
+    let catalog = product_with_stock(&app, STOCK).await;
+    let service = app.service();
+    // 20 reservations of 1..=3 items (40 in all) on one SKU with 25 in stock.
+    let quantities: Vec<u32> = (0..20).map(|i| 1 + i % 3).collect();
+    let outcomes = join_all(quantities.iter().map(|&quantity| {
+        let mut client = app.products();
+        let request = authed(reserve(&catalog, Uuid::new_v4(), quantity), &service);
+        async move { (quantity, client.reserve_stock(request).await) }
+    }))
+    .await;
+
+    let mut granted = 0;
+    let mut versions = Vec::new();
+    for (quantity, outcome) in outcomes {
+        match outcome {
+            Ok(response) => {
+                granted += quantity;
+                versions.push(result_of(response.into_inner().result).version);
+            }
+            Err(status) => assert!(
+                matches!(status.code(), Code::FailedPrecondition | Code::Aborted),
+                "a reservation failed uncleanly: {status:?}"
+            ),
+        }
+    }
+    versions.sort_unstable();
+    versions.dedup();
+    let seen = availability(&app, &catalog).await;
+    assert!(granted <= STOCK, "oversold: {granted} of {STOCK}");
+    assert_eq!(seen.reserved, granted, "the folded state lost an update");
+    assert_eq!(seen.available, STOCK - granted);
+    let reservations = app
+        .events(&format!("product-{}", catalog.product_id))
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "StockReserved")
+        .count();
+    assert_eq!(
+        versions.len(),
+        reservations,
+        "each success has its own version"
+    );
+    assert!(reservations > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_that_keep_losing_the_race_are_aborted_and_write_nothing() {
+    // One attempt only: every writer that loses the race gives up at once.
+    let app = spawn_app_with(ServiceKind::Product, |config| config.max_attempts = 1).await;
+    let catalog = product_with_stock(&app, 1_000).await;
+    let service = app.service();
+    let outcomes = join_all((0..10).map(|_| {
+        let mut client = app.products();
+        let request = authed(reserve(&catalog, Uuid::new_v4(), 1), &service);
+        async move { client.reserve_stock(request).await }
+    }))
+    .await;
+    let mut granted = 0;
+    for outcome in outcomes {
+        match outcome {
+            Ok(_) => granted += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::Aborted, "{status:?}");
+                assert!(status.message().contains("kept changing"), "{status:?}");
+            }
+        }
+    }
+    assert!(granted >= 1);
+    assert_eq!(availability(&app, &catalog).await.reserved, granted);
+}

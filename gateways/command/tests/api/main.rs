@@ -1,0 +1,10 @@
+//! End-to-end tests of the command services: the real `App` on 127.0.0.1:0, a real tonic
+//! client, and a fresh migrated PostgreSQL database per test.
+
+mod auth;
+mod concurrency;
+mod customer;
+mod helpers;
+mod idempotency;
+mod product;
+mod server;

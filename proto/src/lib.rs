@@ -1,0 +1,74 @@
+//! The gRPC contracts of the shop, generated from the `.proto` files beside this crate.
+//!
+//! | module | package | services |
+//! |---|---|---|
+//! | [`common`] | `commerce.common.v1` | — (`Money`, `CommandResult`) |
+//! | [`customer`] | `commerce.customer.v1` | `CustomerCommands` |
+//! | [`product`] | `commerce.product.v1` | `ProductCommands`, `ProductStock` |
+//!
+//! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection.
+#![forbid(unsafe_code)]
+
+/// Generated code, nested as the protobuf packages are (generated code refers to other packages
+/// by relative paths such as `super::super::super::common::v1`).
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod commerce {
+    pub mod common {
+        pub mod v1 {
+            tonic::include_proto!("commerce.common.v1");
+        }
+    }
+    pub mod customer {
+        pub mod v1 {
+            tonic::include_proto!("commerce.customer.v1");
+        }
+    }
+    pub mod product {
+        pub mod v1 {
+            tonic::include_proto!("commerce.product.v1");
+        }
+    }
+}
+
+pub use commerce::{common::v1 as common, customer::v1 as customer, product::v1 as product};
+
+/// Encoded `FileDescriptorSet` of every package above, for `tonic-reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("commerce_descriptor");
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    #[test]
+    fn descriptor_set_names_every_service() {
+        let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap();
+        let services: Vec<String> = set
+            .file
+            .iter()
+            .flat_map(|file| {
+                file.service
+                    .iter()
+                    .map(move |service| format!("{}.{}", file.package(), service.name()))
+            })
+            .collect();
+        for service in [
+            "commerce.customer.v1.CustomerCommands",
+            "commerce.product.v1.ProductCommands",
+            "commerce.product.v1.ProductStock",
+        ] {
+            assert!(services.iter().any(|s| s == service), "{service} missing");
+        }
+    }
+
+    #[test]
+    fn money_round_trips_through_the_wire_format() {
+        let money = common::Money {
+            amount_minor: 1999,
+            currency: "EUR".into(),
+        };
+        let decoded = common::Money::decode(money.encode_to_vec().as_slice()).unwrap();
+        assert_eq!(decoded, money);
+    }
+}
