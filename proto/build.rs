@@ -3,7 +3,14 @@
 
 use std::{env, path::PathBuf};
 
-const PROTOS: &[&str] = &["common.proto", "customer.proto", "product.proto"];
+const PROTOS: &[&str] = &[
+    "common.proto",
+    "customer.proto",
+    "product.proto",
+    "cart.proto",
+    "order.proto",
+    "payment.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in PROTOS {

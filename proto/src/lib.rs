@@ -5,6 +5,9 @@
 //! | [`common`] | `commerce.common.v1` | — (`Money`, `CommandResult`) |
 //! | [`customer`] | `commerce.customer.v1` | `CustomerCommands` |
 //! | [`product`] | `commerce.product.v1` | `ProductCommands`, `ProductStock` |
+//! | [`cart`] | `commerce.cart.v1` | `CartCommands` |
+//! | [`order`] | `commerce.order.v1` | `OrderCommands` |
+//! | [`payment`] | `commerce.payment.v1` | `PaymentCommands` |
 //!
 //! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection.
 #![forbid(unsafe_code)]
@@ -28,9 +31,27 @@ pub mod commerce {
             tonic::include_proto!("commerce.product.v1");
         }
     }
+    pub mod cart {
+        pub mod v1 {
+            tonic::include_proto!("commerce.cart.v1");
+        }
+    }
+    pub mod order {
+        pub mod v1 {
+            tonic::include_proto!("commerce.order.v1");
+        }
+    }
+    pub mod payment {
+        pub mod v1 {
+            tonic::include_proto!("commerce.payment.v1");
+        }
+    }
 }
 
-pub use commerce::{common::v1 as common, customer::v1 as customer, product::v1 as product};
+pub use commerce::{
+    cart::v1 as cart, common::v1 as common, customer::v1 as customer, order::v1 as order,
+    payment::v1 as payment, product::v1 as product,
+};
 
 /// Encoded `FileDescriptorSet` of every package above, for `tonic-reflection`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("commerce_descriptor");
@@ -57,6 +78,9 @@ mod tests {
             "commerce.customer.v1.CustomerCommands",
             "commerce.product.v1.ProductCommands",
             "commerce.product.v1.ProductStock",
+            "commerce.cart.v1.CartCommands",
+            "commerce.order.v1.OrderCommands",
+            "commerce.payment.v1.PaymentCommands",
         ] {
             assert!(services.iter().any(|s| s == service), "{service} missing");
         }

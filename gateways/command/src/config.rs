@@ -8,11 +8,13 @@
 //! |---|---|
 //! | `APP_AUTH__JWT_SECRET` | a development secret, refused outside the `local` stage |
 //! | `APP_AUTH__ISSUER` | `commerce` |
-//! | `APP_COMMAND__LISTEN` | `127.0.0.1:<service's port>` (customer 50051, product 50052) |
+//! | `APP_COMMAND__LISTEN` | `127.0.0.1:<service's port>` (customer 50051, product 50052, cart 50053, order 50054, payment 50055) |
 //! | `APP_COMMAND__MAX_REQUEST_BYTES` | 65536 |
 //! | `APP_COMMAND__MAX_ATTEMPTS` | 5 |
+//! | `APP_COMMAND__PRODUCT_ENDPOINT` | `http://127.0.0.1:50052` (the product service; used by cart) |
+//! | `APP_COMMAND__DEPENDENCY_TIMEOUT_MS` | 2000 (deadline of each call to another service) |
 
-use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr};
+use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use settings::{ExposeSecret, SecretString, Settings, SettingsError, Stage};
 
@@ -34,7 +36,7 @@ pub enum ConfigError {
         reason: String,
     },
     /// The service name is not one this binary serves.
-    #[error("unknown service {0:?}: expected customer or product")]
+    #[error("unknown service {0:?}: expected customer, product, cart, order or payment")]
     UnknownService(String),
 }
 
@@ -45,6 +47,12 @@ pub enum ServiceKind {
     Customer,
     /// `commerce.product.v1.ProductCommands` and `ProductStock`.
     Product,
+    /// `commerce.cart.v1.CartCommands` (calls the product service's `ProductStock`).
+    Cart,
+    /// `commerce.order.v1.OrderCommands` (reads cart streams to place orders).
+    Order,
+    /// `commerce.payment.v1.PaymentCommands`.
+    Payment,
 }
 
 impl ServiceKind {
@@ -53,6 +61,9 @@ impl ServiceKind {
         match self {
             Self::Customer => "customer",
             Self::Product => "product",
+            Self::Cart => "cart",
+            Self::Order => "order",
+            Self::Payment => "payment",
         }
     }
 
@@ -61,6 +72,9 @@ impl ServiceKind {
         match self {
             Self::Customer => 50051,
             Self::Product => 50052,
+            Self::Cart => 50053,
+            Self::Order => 50054,
+            Self::Payment => 50055,
         }
     }
 }
@@ -72,6 +86,9 @@ impl FromStr for ServiceKind {
         match name {
             "customer" => Ok(Self::Customer),
             "product" => Ok(Self::Product),
+            "cart" => Ok(Self::Cart),
+            "order" => Ok(Self::Order),
+            "payment" => Ok(Self::Payment),
             other => Err(ConfigError::UnknownService(other.to_owned())),
         }
     }
@@ -132,6 +149,29 @@ pub struct CommandConfig {
     pub max_request_bytes: usize,
     /// Attempts of load → decide → append before a command gives up with `ABORTED`.
     pub max_attempts: u32,
+    /// The other services this one calls synchronously.
+    pub dependencies: DependencyConfig,
+}
+
+/// Where the services a command service calls synchronously live, and how long it waits for
+/// them. Only the cart calls another service (the product service's `ProductStock`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DependencyConfig {
+    /// The product service's gRPC endpoint, `http://host:port` (in a cluster the mesh adds
+    /// mTLS, so plain HTTP/2 is all this process speaks).
+    pub product_endpoint: String,
+    /// Deadline of each call to another service, connecting included; past it the command fails
+    /// with `UNAVAILABLE` and changes nothing.
+    pub timeout: Duration,
+}
+
+impl Default for DependencyConfig {
+    fn default() -> Self {
+        Self {
+            product_endpoint: format!("http://127.0.0.1:{}", ServiceKind::Product.default_port()),
+            timeout: Duration::from_secs(2),
+        }
+    }
 }
 
 impl CommandConfig {
@@ -151,6 +191,20 @@ impl CommandConfig {
         let max_attempts = parse(&env, "APP_COMMAND__MAX_ATTEMPTS")?
             .unwrap_or(5u32)
             .max(1);
+        let mut dependencies = DependencyConfig::default();
+        if let Some(endpoint) = env.get("APP_COMMAND__PRODUCT_ENDPOINT") {
+            dependencies.product_endpoint =
+                endpoint_url("APP_COMMAND__PRODUCT_ENDPOINT", endpoint)?;
+        }
+        if let Some(millis) = parse::<u64>(&env, "APP_COMMAND__DEPENDENCY_TIMEOUT_MS")? {
+            if millis == 0 {
+                return Err(ConfigError::Invalid {
+                    variable: "APP_COMMAND__DEPENDENCY_TIMEOUT_MS",
+                    reason: "must be positive".to_owned(),
+                });
+            }
+            dependencies.timeout = Duration::from_millis(millis);
+        }
         let mut auth = AuthConfig::development();
         if let Some(secret) = env.get("APP_AUTH__JWT_SECRET") {
             auth.jwt_secret = SecretString::from(secret.as_str());
@@ -181,8 +235,24 @@ impl CommandConfig {
             auth,
             max_request_bytes,
             max_attempts,
+            dependencies,
         })
     }
+}
+
+/// An `http://host:port` endpoint, checked so a typo fails at start-up, not on the first call.
+fn endpoint_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        variable,
+        reason: reason.to_owned(),
+    };
+    let uri: tonic::codegen::http::Uri = value
+        .parse()
+        .map_err(|_| invalid("must be a URL such as http://127.0.0.1:50052"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(invalid("must be an http://host:port URL"));
+    }
+    Ok(value.to_owned())
 }
 
 fn parse<T: FromStr>(
@@ -225,6 +295,56 @@ mod tests {
         assert_eq!(config.max_attempts, 5);
         assert!(config.auth.uses_development_secret());
         assert_eq!(config.auth.issuer, "commerce");
+        assert_eq!(
+            config.dependencies.product_endpoint,
+            "http://127.0.0.1:50052"
+        );
+        assert_eq!(config.dependencies.timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn every_service_has_its_own_name_and_default_port() {
+        let services = [
+            ("customer", 50051),
+            ("product", 50052),
+            ("cart", 50053),
+            ("order", 50054),
+            ("payment", 50055),
+        ];
+        for (name, port) in services {
+            let service: ServiceKind = name.parse().unwrap();
+            assert_eq!(service.name(), name);
+            assert_eq!(service.default_port(), port);
+        }
+    }
+
+    #[test]
+    fn the_product_endpoint_and_dependency_timeout_come_from_the_environment() {
+        let config = CommandConfig::from_env(
+            ServiceKind::Cart,
+            env(&[
+                ("APP_CONFIG_DIR", "/nonexistent"),
+                ("APP_COMMAND__PRODUCT_ENDPOINT", "http://product:50052"),
+                ("APP_COMMAND__DEPENDENCY_TIMEOUT_MS", "250"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 50053);
+        assert_eq!(config.dependencies.product_endpoint, "http://product:50052");
+        assert_eq!(config.dependencies.timeout, Duration::from_millis(250));
+        for (variable, value) in [
+            ("APP_COMMAND__PRODUCT_ENDPOINT", "product:50052"),
+            ("APP_COMMAND__PRODUCT_ENDPOINT", "ftp://product"),
+            ("APP_COMMAND__DEPENDENCY_TIMEOUT_MS", "0"),
+            ("APP_COMMAND__DEPENDENCY_TIMEOUT_MS", "soon"),
+        ] {
+            let error = CommandConfig::from_env(
+                ServiceKind::Cart,
+                env(&[("APP_CONFIG_DIR", "/nonexistent"), (variable, value)]),
+            )
+            .unwrap_err();
+            assert!(error.to_string().contains(variable), "{value}: {error}");
+        }
     }
 
     #[test]
@@ -263,7 +383,7 @@ mod tests {
 
     #[test]
     fn unknown_services_and_malformed_values_are_rejected() {
-        assert!("cart".parse::<ServiceKind>().is_err());
+        assert!("warehouse".parse::<ServiceKind>().is_err());
         let error = CommandConfig::from_env(
             ServiceKind::Customer,
             env(&[("APP_COMMAND__LISTEN", "not an address")]),

@@ -30,6 +30,11 @@ pub enum AppError {
         /// The reused id.
         command_id: uuid::Uuid,
     },
+    /// Another aggregate the command reads is not in the state the command needs (placing an
+    /// order from an empty cart, or from a cart that changed since the version the client saw).
+    /// Client: re-read that aggregate and decide again; retrying unchanged cannot succeed.
+    #[error("{0}")]
+    Precondition(String),
     /// The stream kept changing under the command: every attempt lost the optimistic
     /// concurrency race. Client: retry later with the same command id.
     #[error("stream {stream} kept changing; gave up after {attempts} attempts")]
@@ -50,6 +55,16 @@ pub enum AppError {
     /// The event store cannot be reached or timed out. Client: retry with backoff.
     #[error("event store unavailable")]
     Unavailable(#[source] StoreError),
+    /// Another service this command needs (the product service, for the cart) is down, failing
+    /// or did not answer within the deadline; nothing was changed. Client: retry with backoff,
+    /// with the same command id.
+    #[error("{service} service unavailable: {reason}")]
+    DependencyUnavailable {
+        /// The service called, e.g. `product`.
+        service: &'static str,
+        /// What went wrong, in words safe to show (details are logged where it happened).
+        reason: String,
+    },
     /// A bug or corrupt data (an event that does not decode, a store invariant broken).
     /// Client: nothing to do; operators read the log.
     #[error("internal error: {0}")]
@@ -118,10 +133,11 @@ impl From<AppError> for Status {
                 ErrorKind::AlreadyExists => Code::AlreadyExists,
                 ErrorKind::FailedPrecondition => Code::FailedPrecondition,
             },
+            AppError::Precondition(_) => Code::FailedPrecondition,
             AppError::Conflict { .. } => Code::Aborted,
             AppError::Unauthenticated(_) => Code::Unauthenticated,
             AppError::PermissionDenied(_) => Code::PermissionDenied,
-            AppError::Unavailable(_) => Code::Unavailable,
+            AppError::Unavailable(_) | AppError::DependencyUnavailable { .. } => Code::Unavailable,
             AppError::Internal(_) => Code::Internal,
         };
         match &error {
@@ -190,5 +206,18 @@ mod tests {
             sqlx::Error::PoolTimedOut,
         )));
         assert_eq!(status.code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn an_unavailable_dependency_is_named_in_an_unavailable_status() {
+        let status = Status::from(AppError::DependencyUnavailable {
+            service: "product",
+            reason: "no answer within 2000 ms".into(),
+        });
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status.message(),
+            "product service unavailable: no answer within 2000 ms"
+        );
     }
 }

@@ -21,7 +21,12 @@
 //!    already contains its own effect.
 //! 4. A command that changes nothing (`decide` returns no events) writes nothing and returns the
 //!    stream's current version and the position of its last event. Such a command leaves no
-//!    trace, so a retry of it is decided again (harmless while it is still a no-op).
+//!    trace, so a retry of it is decided again (harmless while it is still a no-op). On a stream
+//!    that does not exist there is no version to return: the command is answered `NOT_FOUND`
+//!    (`<category> does not exist`), e.g. clearing a cart that was never used.
+//! 5. A service that must ask another service before deciding (the cart asks the product
+//!    service) first calls [`CommandHandler::executed`]: a retry of a command that already ran is
+//!    answered from the log without depending on the other service at all.
 
 use std::{
     hash::{BuildHasher, RandomState},
@@ -29,7 +34,7 @@ use std::{
     time::Duration,
 };
 
-use aggregates::{Aggregate, DomainEvent};
+use aggregates::{Aggregate, DomainError, DomainEvent};
 use event_store::{
     CurrentVersion, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
 };
@@ -154,6 +159,31 @@ where
         })
     }
 
+    /// The stored result of `context.command_id` if it already ran on aggregate `id`'s stream,
+    /// `None` if it never ran, `CommandIdReused` if it ran on another stream. A shortcut for
+    /// services that need other services' answers before [`execute`](Self::execute), which
+    /// checks again anyway.
+    pub async fn executed(
+        &self,
+        context: &CommandContext,
+        id: &A::Id,
+    ) -> Result<Option<CommandResult>, AppError> {
+        let stream = Self::stream_id(id)?;
+        let Some(done) = self.store.find_command(context.command_id).await? else {
+            return Ok(None);
+        };
+        if done.stream_id != stream.as_str() {
+            return Err(AppError::CommandIdReused {
+                command_id: context.command_id,
+            });
+        }
+        Ok(Some(CommandResult {
+            stream_id: stream,
+            version: done.version,
+            position: done.position,
+        }))
+    }
+
     /// Executes `command` on aggregate `id` exactly once per `context.command_id` (see the
     /// module docs) and returns the stream's version and position after it.
     pub async fn execute(
@@ -258,10 +288,11 @@ fn unchanged<A: Aggregate>(
             version,
             position,
         }),
-        // No token names "an empty stream": aggregates must reject (NOT_FOUND) or create here.
-        _ => Err(AppError::Internal(format!(
-            "command on empty stream {stream} decided no events"
-        ))),
+        // No token names "an empty stream": the aggregate does not exist (invariant 4).
+        _ => Err(DomainError::NotCreated {
+            entity: A::CATEGORY,
+        }
+        .into()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The gRPC command side of the shop: one process per bounded context (`commerce-command
-//! customer`, `commerce-command product`), each a thin adapter around the pure aggregates.
+//! <customer|product|cart|order|payment>`), each a thin adapter around the pure aggregates.
 //!
 //! A command travels: interceptor ([`auth`]: bearer token → [`auth::Caller`]) → service
 //! ([`services`]: request → domain command, who-may-do-what) → [`handler::CommandHandler`]
@@ -7,12 +7,17 @@
 //! retry on conflict) → [`handler::CommandResult`], the consistency token every response
 //! carries. Errors become gRPC statuses in exactly one place ([`error`]).
 //!
-//! Adding a context (cart, order, payment): a service file under `services/` implementing the
-//! generated trait over a `CommandHandler<TheAggregate>`, a [`config::ServiceKind`] variant, and
-//! its arm in [`startup::App::build_with_store`].
+//! A command that needs facts from another context asks that context's service synchronously
+//! through a client in [`clients`] (the cart asks the product service about a SKU), with a
+//! deadline; when it cannot get an answer the command fails `UNAVAILABLE` and changes nothing.
+//!
+//! Adding a context: a service file under `services/` implementing the generated trait over a
+//! `CommandHandler<TheAggregate>`, a [`config::ServiceKind`] variant, and its arm in
+//! [`startup::App::build_with_store`].
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod handler;
@@ -21,7 +26,7 @@ pub mod services;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::{AuthConfig, CommandConfig, ServiceKind};
+pub use config::{AuthConfig, CommandConfig, DependencyConfig, ServiceKind};
 pub use error::AppError;
 pub use handler::{CommandContext, CommandHandler, CommandResult};
 pub use startup::App;

@@ -1,12 +1,12 @@
-//! `commerce-command <customer|product> [--listen ADDR]`: one bounded context's gRPC command
-//! service. Configuration: see `command_service::config`.
+//! `commerce-command <customer|product|cart|order|payment> [--listen ADDR]`: one bounded
+//! context's gRPC command service. Configuration: see `command_service::config`.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use command_service::{App, CommandConfig, ServiceKind, telemetry};
 
-const USAGE: &str = "usage: commerce-command <customer|product> [--listen ADDR]";
+const USAGE: &str = "usage: commerce-command <customer|product|cart|order|payment> [--listen ADDR]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

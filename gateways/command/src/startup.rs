@@ -3,11 +3,14 @@
 //! Every process serves `grpc.health.v1.Health` and server reflection (v1) without a token, and
 //! its own context's services behind the bearer-token interceptor, with a request size limit.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, time::Duration};
 
-use aggregates::{Customer, Product};
+use aggregates::{Cart, Customer, Order, Payment, Product};
 use commerce_proto::{
+    cart::cart_commands_server::CartCommandsServer,
     customer::customer_commands_server::CustomerCommandsServer,
+    order::order_commands_server::OrderCommandsServer,
+    payment::payment_commands_server::PaymentCommandsServer,
     product::{
         product_commands_server::ProductCommandsServer, product_stock_server::ProductStockServer,
     },
@@ -23,13 +26,18 @@ use tonic::{
     },
 };
 use tonic_health::server::HealthReporter;
+use tonic_reflection::server::Builder as ReflectionBuilder;
 
 use crate::{
     auth::Authenticator,
+    clients::ProductClient,
     config::{CommandConfig, ServiceKind},
     handler::CommandHandler,
     services::{
+        cart::CartService,
         customer::CustomerService,
+        order::OrderService,
+        payment::PaymentService,
         product::{ProductService, ProductStockService},
     },
 };
@@ -54,6 +62,14 @@ pub enum StartupError {
     /// The reflection service could not be built from the descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The endpoint of a service this one calls is unusable.
+    #[error("invalid endpoint {endpoint}: {source}")]
+    Endpoint {
+        /// The configured endpoint.
+        endpoint: String,
+        /// Why.
+        source: tonic::transport::Error,
+    },
 }
 
 /// A bound, ready-to-run command server.
@@ -89,54 +105,19 @@ impl App {
             address: config.listen,
             source,
         })?;
-        let auth = Authenticator::new(&config.auth);
-        let limit = config.max_request_bytes;
-        let attempts = config.max_attempts;
         let (health, health_service) = tonic_health::server::health_reporter();
-        let mut reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(commerce_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name(health_service_name());
+        let mut names = vec![health_service_name()];
 
         let router = Server::builder()
             .timeout(REQUEST_TIMEOUT)
             .trace_fn(request_span)
             .add_service(health_service);
-        let router = match config.service {
-            ServiceKind::Customer => {
-                let service =
-                    CustomerCommandsServer::new(CustomerService::new(
-                        CommandHandler::<Customer>::new(store, attempts),
-                    ))
-                    .max_decoding_message_size(limit);
-                reflection = reflection.with_service_name(name_of(&service));
-                health
-                    .set_serving::<CustomerCommandsServer<CustomerService>>()
-                    .await;
-                router.add_service(InterceptedService::new(service, auth))
-            }
-            ServiceKind::Product => {
-                let handler = CommandHandler::<Product>::new(store, attempts);
-                let commands = ProductCommandsServer::new(ProductService::new(handler.clone()))
-                    .max_decoding_message_size(limit);
-                let stock = ProductStockServer::new(ProductStockService::new(handler))
-                    .max_decoding_message_size(limit);
-                reflection = reflection
-                    .with_service_name(name_of(&commands))
-                    .with_service_name(name_of(&stock));
-                health
-                    .set_serving::<ProductCommandsServer<ProductService>>()
-                    .await;
-                health
-                    .set_serving::<ProductStockServer<ProductStockService>>()
-                    .await;
-                router
-                    .add_service(InterceptedService::new(commands, auth.clone()))
-                    .add_service(InterceptedService::new(stock, auth))
-            }
-        };
-        let reflection = reflection.build_v1()?;
-        let router = router.add_service(reflection);
+        let router = add_context_services(&config, store, router, &mut names, &health).await?;
+        // Both reflection versions: grpcurl asks for v1, many clients (grpc-requests, older
+        // tooling) only speak v1alpha.
+        let router = router
+            .add_service(reflection(&names).build_v1()?)
+            .add_service(reflection(&names).build_v1alpha()?);
         tracing::info!(service = %config.service, %address, "command service bound");
         Ok(Self {
             listener,
@@ -153,10 +134,119 @@ impl App {
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then stops accepting connections and drains in-flight
+    /// requests (tests stop a server this way to take a dependency down).
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
         self.router
-            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), shutdown_signal())
+            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), stop)
             .await
     }
+}
+
+/// A reflection service describing our contracts and health, listing the services `names`.
+fn reflection(names: &[&'static str]) -> ReflectionBuilder<'static> {
+    names.iter().fold(
+        ReflectionBuilder::configure()
+            .register_encoded_file_descriptor_set(commerce_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+        |builder, name| builder.with_service_name(*name),
+    )
+}
+
+/// Adds the services of `config.service`'s context to `router` behind the bearer-token
+/// interceptor, adds their names to `names` (for reflection) and reports them serving.
+async fn add_context_services(
+    config: &CommandConfig,
+    store: EventStore,
+    router: Router,
+    names: &mut Vec<&'static str>,
+    health: &HealthReporter,
+) -> Result<Router, StartupError> {
+    let auth = Authenticator::new(&config.auth);
+    let limit = config.max_request_bytes;
+    let attempts = config.max_attempts;
+    let router = match config.service {
+        ServiceKind::Customer => {
+            let handler = CommandHandler::<Customer>::new(store, attempts);
+            let service = CustomerCommandsServer::new(CustomerService::new(handler))
+                .max_decoding_message_size(limit);
+            names.push(name_of(&service));
+            health
+                .set_serving::<CustomerCommandsServer<CustomerService>>()
+                .await;
+            router.add_service(InterceptedService::new(service, auth))
+        }
+        ServiceKind::Product => {
+            let handler = CommandHandler::<Product>::new(store, attempts);
+            let commands = ProductCommandsServer::new(ProductService::new(handler.clone()))
+                .max_decoding_message_size(limit);
+            let stock = ProductStockServer::new(ProductStockService::new(handler))
+                .max_decoding_message_size(limit);
+            names.extend([name_of(&commands), name_of(&stock)]);
+            health
+                .set_serving::<ProductCommandsServer<ProductService>>()
+                .await;
+            health
+                .set_serving::<ProductStockServer<ProductStockService>>()
+                .await;
+            router
+                .add_service(InterceptedService::new(commands, auth.clone()))
+                .add_service(InterceptedService::new(stock, auth))
+        }
+        ServiceKind::Cart => {
+            let products = product_client(config)?;
+            let service = CartCommandsServer::new(CartService::new(
+                CommandHandler::<Cart>::new(store, attempts),
+                products,
+            ))
+            .max_decoding_message_size(limit);
+            names.push(name_of(&service));
+            health
+                .set_serving::<CartCommandsServer<CartService>>()
+                .await;
+            router.add_service(InterceptedService::new(service, auth))
+        }
+        ServiceKind::Order => {
+            let service = OrderCommandsServer::new(OrderService::new(
+                CommandHandler::<Order>::new(store.clone(), attempts),
+                CommandHandler::<Cart>::new(store, attempts),
+            ))
+            .max_decoding_message_size(limit);
+            names.push(name_of(&service));
+            health
+                .set_serving::<OrderCommandsServer<OrderService>>()
+                .await;
+            router.add_service(InterceptedService::new(service, auth))
+        }
+        ServiceKind::Payment => {
+            let service = PaymentCommandsServer::new(PaymentService::new(
+                CommandHandler::<Payment>::new(store, attempts),
+            ))
+            .max_decoding_message_size(limit);
+            names.push(name_of(&service));
+            health
+                .set_serving::<PaymentCommandsServer<PaymentService>>()
+                .await;
+            router.add_service(InterceptedService::new(service, auth))
+        }
+    };
+    Ok(router)
+}
+
+/// The cart's client of the product service.
+fn product_client(config: &CommandConfig) -> Result<ProductClient, StartupError> {
+    ProductClient::new(&config.dependencies, &config.auth, "cart").map_err(|source| {
+        StartupError::Endpoint {
+            endpoint: config.dependencies.product_endpoint.clone(),
+            source,
+        }
+    })
 }
 
 fn name_of<S: NamedService>(_: &S) -> &'static str {

@@ -7,7 +7,10 @@ use commerce_proto::common;
 
 use crate::handler::CommandResult;
 
+pub mod cart;
 pub mod customer;
+pub mod order;
+pub mod payment;
 pub mod product;
 
 impl From<CommandResult> for common::CommandResult {

@@ -10,7 +10,7 @@ use commerce_proto::{customer::*, product::*};
 use tonic::{Code, Request};
 use uuid::Uuid;
 
-use crate::helpers::*;
+use crate::{cart, helpers::*, order, payment, product::product_with_stock};
 
 fn deposit(customer_id: Uuid) -> DepositBalanceRequest {
     DepositBalanceRequest {
@@ -194,4 +194,173 @@ async fn catalog_management_needs_an_admin_and_reservations_a_service() {
         Code::Unauthenticated,
     );
     assert_eq!(app.db.event_count().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_is_its_customers_alone_and_a_service_may_only_clear_it() {
+    let app = spawn_cart().await;
+    let catalog = product_with_stock(&app, 10).await;
+    let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+    let me = app.customer(mine);
+    let mut carts = app.carts();
+
+    assert_code(
+        carts
+            .add_item(Request::new(cart::add(mine, &catalog, 1)))
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        carts.clear(authed(cart::clear(mine), "not-a-jwt")).await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        carts
+            .add_item(authed(cart::add(theirs, &catalog, 1), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        carts
+            .change_quantity(authed(cart::change(theirs, &catalog, 1), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        carts.clear(authed(cart::clear(theirs), &me)).await,
+        Code::PermissionDenied,
+    );
+    // A service fills no carts; an admin may.
+    assert_code(
+        carts
+            .add_item(authed(cart::add(theirs, &catalog, 1), &app.service()))
+            .await,
+        Code::PermissionDenied,
+    );
+    carts
+        .add_item(authed(cart::add(theirs, &catalog, 1), &app.admin()))
+        .await
+        .unwrap();
+    carts
+        .clear(authed(cart::clear(theirs), &app.service()))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.db.event_count().await,
+        3 + 2,
+        "the catalog's 3 and the cart's 2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_place_and_cancel_only_their_own_orders_and_services_drive_the_rest() {
+    let app = spawn_app(ServiceKind::Order).await;
+    let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+    for customer in [mine, theirs] {
+        order::seed_cart(&app, customer, &[order::line(customer, 100, 1)]).await;
+    }
+    let me = app.customer(mine);
+    let mut orders = app.orders();
+
+    assert_code(
+        orders
+            .place_order(Request::new(order::place(Uuid::new_v4(), mine)))
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        orders
+            .place_order(authed(order::place(Uuid::new_v4(), theirs), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        orders
+            .place_order(authed(order::place(Uuid::new_v4(), mine), &app.service()))
+            .await,
+        Code::PermissionDenied,
+    );
+    let their_order = Uuid::new_v4();
+    orders
+        .place_order(authed(
+            order::place(their_order, theirs),
+            &app.customer(theirs),
+        ))
+        .await
+        .unwrap();
+    let status = assert_code(
+        orders.cancel(authed(order::cancel(their_order), &me)).await,
+        Code::PermissionDenied,
+    );
+    assert!(status.message().contains("own account"), "{status:?}");
+    let my_order = Uuid::new_v4();
+    orders
+        .place_order(authed(order::place(my_order, mine), &me))
+        .await
+        .unwrap();
+    assert_code(
+        orders
+            .mark_stock_reserved(authed(order::mark_stock_reserved(my_order), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        orders
+            .mark_paid(authed(order::mark_paid(my_order, Uuid::new_v4(), 100), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    let roleless = app.token(&mine.to_string(), &[]);
+    assert_code(
+        orders
+            .cancel(authed(order::cancel(Uuid::new_v4()), &roleless))
+            .await,
+        Code::PermissionDenied,
+    );
+    orders
+        .mark_stock_reserved(authed(order::mark_stock_reserved(my_order), &app.service()))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.db.event_count().await,
+        2 + 3,
+        "two cart lines, two orders placed, one reserved"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_initiate_their_own_payments_and_only_services_settle_them() {
+    let app = spawn_app(ServiceKind::Payment).await;
+    let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+    let me = app.customer(mine);
+    let mut payments = app.payments();
+    let payment = Uuid::new_v4();
+
+    assert_code(
+        payments
+            .initiate(Request::new(payment::initiate(payment, mine, 100)))
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        payments
+            .initiate(authed(payment::initiate(payment, theirs, 100), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    payments
+        .initiate(authed(payment::initiate(payment, mine, 100), &me))
+        .await
+        .unwrap();
+    assert_code(
+        payments
+            .capture(authed(payment::capture(payment), &me))
+            .await,
+        Code::PermissionDenied,
+    );
+    payments
+        .capture(authed(payment::capture(payment), &app.service()))
+        .await
+        .unwrap();
+    assert_eq!(app.db.event_count().await, 2);
 }

@@ -6,6 +6,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::{
+    cart,
     helpers::*,
     product::{availability, product_with_stock, reserve},
 };
@@ -83,4 +84,51 @@ async fn writers_that_keep_losing_the_race_are_aborted_and_write_nothing() {
     }
     assert!(granted >= 1);
     assert_eq!(availability(&app, &catalog).await.reserved, granted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_changes_to_one_cart_lose_no_update() {
+    let app = spawn_cart().await;
+    let catalog = product_with_stock(&app, 1_000).await;
+    let customer = Uuid::new_v4();
+    let token = app.customer(customer);
+    // 20 additions of 1..=4 items to the same line: every one conflicts with the others.
+    let quantities: Vec<u32> = (0..20).map(|i| 1 + i % 4).collect();
+    let outcomes = join_all(quantities.iter().map(|&quantity| {
+        let mut client = app.carts();
+        let request = authed(cart::add(customer, &catalog, quantity), &token);
+        async move { (quantity, client.add_item(request).await) }
+    }))
+    .await;
+
+    let mut added = 0;
+    let mut versions = Vec::new();
+    for (quantity, outcome) in outcomes {
+        match outcome {
+            Ok(response) => {
+                added += quantity;
+                versions.push(result_of(response.into_inner().result).version);
+            }
+            Err(status) => assert_eq!(
+                status.code(),
+                Code::Aborted,
+                "an addition failed uncleanly: {status:?}"
+            ),
+        }
+    }
+    let events = app.events(&format!("cart-{customer}")).await;
+    assert!(!events.is_empty());
+    versions.sort_unstable();
+    let expected: Vec<u64> = (0..events.len() as u64).collect();
+    assert_eq!(versions, expected, "each success has its own version");
+    let line = events
+        .iter()
+        .map(|event| event.data["quantity"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(line, u64::from(added), "an addition was lost");
+    assert_eq!(
+        events.last().unwrap().data["line_quantity"],
+        u64::from(added),
+        "the folded line lost an update"
+    );
 }

@@ -1,19 +1,24 @@
-//! `spawn_app`: starts the real server over a fresh database; tokens and request builders.
+//! `spawn_app`: starts the real server over a fresh database; more servers of other contexts
+//! over the same database (the cart beside its product service); tokens and request builders.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use command_service::{
-    App, AuthConfig, CommandConfig, ServiceKind,
+    App, AuthConfig, CommandConfig, DependencyConfig, ServiceKind,
     auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, ROLE_SERVICE, issue_token},
 };
 use commerce_proto::{
+    cart::cart_commands_client::CartCommandsClient,
     common::{CommandResult, Money},
     customer::customer_commands_client::CustomerCommandsClient,
+    order::order_commands_client::OrderCommandsClient,
+    payment::payment_commands_client::PaymentCommandsClient,
     product::{
         product_commands_client::ProductCommandsClient, product_stock_client::ProductStockClient,
     },
 };
 use event_store::{EventStore, RecordedEvent, StreamId, testing::TestDatabase};
+use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, Request, Status, transport::Channel};
 use uuid::Uuid;
 
@@ -23,6 +28,85 @@ pub struct TestApp {
     pub store: EventStore,
     pub auth: AuthConfig,
     pub channel: Channel,
+    /// The app's own server; stopped when the test app is dropped.
+    pub _server: Server,
+    /// For a cart app: the product service it asks, over the same database.
+    pub product: Option<Server>,
+}
+
+/// One server of the test: its address and a client channel to it.
+pub struct Server {
+    pub address: SocketAddr,
+    pub channel: Channel,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl Server {
+    /// `http://<address>`, as a dependency endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops the server and waits until it no longer serves.
+    pub async fn stop(self) {
+        let Self {
+            channel,
+            stop,
+            task,
+            ..
+        } = self;
+        drop(channel);
+        stop.send(()).ok();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the server stops within 10 s")
+            .expect("the server task does not panic")
+            .expect("the server shuts down cleanly");
+    }
+}
+
+/// The configuration of `service` over `db` on a free port, with the development secret.
+pub fn test_config(service: ServiceKind, db: &TestDatabase) -> CommandConfig {
+    CommandConfig {
+        service,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        settings: db.settings.clone(),
+        auth: AuthConfig::development(),
+        max_request_bytes: 64 * 1024,
+        max_attempts: 5,
+        dependencies: DependencyConfig::default(),
+    }
+}
+
+/// Starts `service` over `db` (configured by `adjust`) and connects a channel to it.
+pub async fn start_server(
+    service: ServiceKind,
+    db: &TestDatabase,
+    adjust: impl FnOnce(&mut CommandConfig),
+) -> Server {
+    let mut config = test_config(service, db);
+    adjust(&mut config);
+    let app = App::build_with_store(config, db.store())
+        .await
+        .expect("app builds");
+    let address = app.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        stopped.await.ok();
+    }));
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("client connects");
+    Server {
+        address,
+        channel,
+        stop,
+        task,
+    }
 }
 
 /// Starts `service` on a free port over a new database.
@@ -36,34 +120,48 @@ pub async fn spawn_app_with(
     adjust: impl FnOnce(&mut CommandConfig),
 ) -> TestApp {
     let db = TestDatabase::create(10).await;
-    let store = db.store();
-    let auth = AuthConfig::development();
-    let mut config = CommandConfig {
-        service,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        settings: db.settings.clone(),
-        auth: auth.clone(),
-        max_request_bytes: 64 * 1024,
-        max_attempts: 5,
-    };
-    adjust(&mut config);
-    let app = App::build_with_store(config, store.clone())
-        .await
-        .expect("app builds");
-    let address = app.local_addr();
-    tokio::spawn(app.run_until_stopped());
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("client connects");
+    let server = start_server(service, &db, adjust).await;
     TestApp {
+        store: db.store(),
+        auth: AuthConfig::development(),
+        channel: server.channel.clone(),
         db,
-        store,
-        auth,
-        channel,
+        _server: server,
+        product: None,
     }
+}
+
+/// A cart service and the product service it asks, over one new database.
+pub async fn spawn_cart() -> TestApp {
+    spawn_cart_with(|_| {}).await
+}
+
+/// As [`spawn_cart`], with the cart's configuration adjusted by `adjust` first.
+pub async fn spawn_cart_with(adjust: impl FnOnce(&mut CommandConfig)) -> TestApp {
+    let db = TestDatabase::create(10).await;
+    let product = start_server(ServiceKind::Product, &db, |_| {}).await;
+    let endpoint = product.url();
+    let server = start_server(ServiceKind::Cart, &db, |config| {
+        config.dependencies.product_endpoint = endpoint;
+        adjust(config);
+    })
+    .await;
+    TestApp {
+        store: db.store(),
+        auth: AuthConfig::development(),
+        channel: server.channel.clone(),
+        db,
+        _server: server,
+        product: Some(product),
+    }
+}
+
+/// The URL of a local port nothing listens on (bound, then released).
+pub async fn closed_port_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
 }
 
 impl TestApp {
@@ -71,12 +169,31 @@ impl TestApp {
         CustomerCommandsClient::new(self.channel.clone())
     }
 
+    /// The product service: this app itself, or the one beside a cart app.
     pub fn products(&self) -> ProductCommandsClient<Channel> {
-        ProductCommandsClient::new(self.channel.clone())
+        ProductCommandsClient::new(self.product_channel())
     }
 
     pub fn stock(&self) -> ProductStockClient<Channel> {
-        ProductStockClient::new(self.channel.clone())
+        ProductStockClient::new(self.product_channel())
+    }
+
+    pub fn carts(&self) -> CartCommandsClient<Channel> {
+        CartCommandsClient::new(self.channel.clone())
+    }
+
+    pub fn orders(&self) -> OrderCommandsClient<Channel> {
+        OrderCommandsClient::new(self.channel.clone())
+    }
+
+    pub fn payments(&self) -> PaymentCommandsClient<Channel> {
+        PaymentCommandsClient::new(self.channel.clone())
+    }
+
+    fn product_channel(&self) -> Channel {
+        self.product
+            .as_ref()
+            .map_or_else(|| self.channel.clone(), |product| product.channel.clone())
     }
 
     pub fn token(&self, sub: &str, roles: &[&str]) -> String {
@@ -104,6 +221,15 @@ impl TestApp {
             .read_stream_to_end(&StreamId::parse(stream).unwrap())
             .await
             .unwrap()
+    }
+
+    /// The event types of `stream`, in order.
+    pub async fn event_types(&self, stream: &str) -> Vec<String> {
+        self.events(stream)
+            .await
+            .into_iter()
+            .map(|event| event.event_type)
+            .collect()
     }
 }
 

@@ -1,5 +1,7 @@
 //! The same command id twice: one set of events, the same response (design note 4).
 
+use aggregates::{CustomerId, cart::CartEvent};
+use chrono::Utc;
 use command_service::ServiceKind;
 use commerce_proto::customer::*;
 use futures::future::join_all;
@@ -7,7 +9,9 @@ use tonic::Code;
 use uuid::Uuid;
 
 use crate::{
+    cart,
     helpers::*,
+    order, payment,
     product::{availability, product_with_stock, reserve},
 };
 
@@ -156,4 +160,87 @@ async fn the_command_id_lookup_is_served_by_an_index() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(plan.contains("events_command_id_idx"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_added_twice_with_one_command_id_is_added_once() {
+    let app = spawn_cart().await;
+    let catalog = product_with_stock(&app, 10).await;
+    let customer = Uuid::new_v4();
+    let token = app.customer(customer);
+    let request = cart::add(customer, &catalog, 3);
+    let responses = join_all((0..5).map(|_| {
+        let mut client = app.carts();
+        let request = authed(request.clone(), &token);
+        async move { client.add_item(request).await }
+    }))
+    .await;
+    let results: Vec<_> = responses
+        .into_iter()
+        .map(|r| r.expect("every copy succeeds").into_inner())
+        .collect();
+    assert!(results.iter().all(|r| r == &results[0]), "{results:?}");
+    let again = app
+        .carts()
+        .add_item(authed(request, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, results[0]);
+    let events = app.events(&format!("cart-{customer}")).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].data["line_quantity"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_placed_twice_is_placed_once_even_after_the_cart_was_cleared() {
+    let app = spawn_app(ServiceKind::Order).await;
+    let customer = Uuid::new_v4();
+    order::seed_cart(&app, customer, &[order::line(customer, 800, 2)]).await;
+    let token = app.customer(customer);
+    let order_id = Uuid::new_v4();
+    let request = order::place(order_id, customer);
+    let mut orders = app.orders();
+    let first = orders
+        .place_order(authed(request.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    // The saga clears the cart; the client, never having seen the answer, retries.
+    order::seed_cart(
+        &app,
+        customer,
+        &[CartEvent::CartCleared {
+            customer_id: CustomerId(customer),
+            at: Utc::now(),
+        }],
+    )
+    .await;
+    let retried = orders
+        .place_order(authed(request, &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried, first);
+    assert_eq!(app.events(&format!("order-{order_id}")).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_initiated_many_times_at_once_is_initiated_once() {
+    let app = spawn_app(ServiceKind::Payment).await;
+    let (payment_id, customer) = (Uuid::new_v4(), Uuid::new_v4());
+    let token = app.customer(customer);
+    let request = payment::initiate(payment_id, customer, 1_500);
+    let responses = join_all((0..10).map(|_| {
+        let mut client = app.payments();
+        let request = authed(request.clone(), &token);
+        async move { client.initiate(request).await }
+    }))
+    .await;
+    let results: Vec<_> = responses
+        .into_iter()
+        .map(|r| r.expect("every copy succeeds").into_inner())
+        .collect();
+    assert!(results.iter().all(|r| r == &results[0]), "{results:?}");
+    assert_eq!(app.events(&format!("payment-{payment_id}")).await.len(), 1);
 }

@@ -2,9 +2,14 @@
 //! client, and a fresh migrated PostgreSQL database per test.
 
 mod auth;
+mod cart;
+mod checkout;
 mod concurrency;
 mod customer;
+mod dependencies;
 mod helpers;
 mod idempotency;
+mod order;
+mod payment;
 mod product;
 mod server;

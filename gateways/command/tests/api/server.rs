@@ -95,3 +95,49 @@ async fn an_oversized_request_is_refused_with_a_clear_error() {
     assert!(status.message().contains("too large"), "{status:?}");
     assert_eq!(app.db.event_count().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cart_order_and_payment_services_report_health_and_list_themselves() {
+    let cases = [
+        (ServiceKind::Cart, "commerce.cart.v1.CartCommands"),
+        (ServiceKind::Order, "commerce.order.v1.OrderCommands"),
+        (ServiceKind::Payment, "commerce.payment.v1.PaymentCommands"),
+    ];
+    for (kind, service) in cases {
+        let app = spawn_app(kind).await;
+        let mut health = HealthClient::new(app.channel.clone());
+        let response = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(response.status(), ServingStatus::Serving, "{service}");
+        let names = listed_services(&app).await;
+        assert!(names.contains(&service.to_owned()), "{names:?}");
+        assert!(
+            names.contains(&"grpc.health.v1.Health".to_owned()),
+            "{names:?}"
+        );
+        assert_eq!(names.len(), 2, "health and {service} only: {names:?}");
+    }
+}
+
+async fn listed_services(app: &TestApp) -> Vec<String> {
+    let mut reflection = ServerReflectionClient::new(app.channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer: {response:?}");
+    };
+    list.service.into_iter().map(|s| s.name).collect()
+}

@@ -1,0 +1,201 @@
+//! `commerce.order.v1.OrderCommands`: a customer places and cancels their own orders; the
+//! checkout saga and the warehouse (role `service`) or an admin drive the rest of the life
+//! cycle (stock reserved, paid, shipped, refunded) and may cancel too.
+//!
+//! `PlaceOrder` takes its lines from the customer's cart stream (`cart-<customer id>`) as stored
+//! now, never from the request: the prices are those the cart took from the product service,
+//! so a client cannot name its own prices. The cart is read, not changed; clearing it is the
+//! saga's job.
+
+use aggregates::{
+    Cart, Order, OrderId,
+    order::{OrderCommand, OrderState},
+};
+use chrono::Utc;
+use commerce_proto::{common, order::*};
+use event_store::CurrentVersion;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    auth::{Caller, ROLE_CUSTOMER, caller},
+    error::AppError,
+    handler::{CommandHandler, CommandResult},
+    request,
+};
+
+/// The order command service.
+#[derive(Clone)]
+pub struct OrderService {
+    handler: CommandHandler<Order>,
+    carts: CommandHandler<Cart>,
+}
+
+impl OrderService {
+    /// A service executing commands with `handler` and reading carts with `carts`.
+    pub fn new(handler: CommandHandler<Order>, carts: CommandHandler<Cart>) -> Self {
+        Self { handler, carts }
+    }
+
+    /// Executes one saga or operator command (role `service` or `admin`) on `order_id`.
+    async fn execute_as_service<T>(
+        &self,
+        request: &Request<T>,
+        command_id: &str,
+        order_id: &str,
+        command: impl FnOnce() -> Result<OrderCommand, AppError>,
+    ) -> Result<Option<common::CommandResult>, Status> {
+        let caller = caller(request)?;
+        caller.require_service()?;
+        let order_id: OrderId = request::id("order_id", order_id)?;
+        let context = request::context(request, caller, command_id)?;
+        let command = command()?;
+        let result = self.handler.execute(&context, &order_id, command).await?;
+        Ok(Some(result.into()))
+    }
+
+    async fn place_order(
+        &self,
+        request: &Request<PlaceOrderRequest>,
+    ) -> Result<CommandResult, AppError> {
+        let body = request.get_ref();
+        let caller = caller(request)?;
+        let customer_id = request::id("customer_id", &body.customer_id)?;
+        caller.require_customer(&customer_id)?;
+        let order_id: OrderId = request::id("order_id", &body.order_id)?;
+        let context = request::context(request, caller, &body.command_id)?;
+        // A retry after the cart was cleared must still get its original answer.
+        if let Some(done) = self.handler.executed(&context, &order_id).await? {
+            return Ok(done);
+        }
+        let cart = self.carts.load(&customer_id).await?;
+        if let Some(expected) = body.expected_cart_version
+            && cart.version != CurrentVersion::At(expected)
+        {
+            return Err(AppError::Precondition(match cart.version {
+                CurrentVersion::At(actual) => {
+                    format!("cart changed since version {expected}: it is at version {actual}")
+                }
+                CurrentVersion::NoStream => "cart does not exist".to_owned(),
+            }));
+        }
+        if cart.state.lines.is_empty() {
+            return Err(AppError::Precondition("cart is empty".to_owned()));
+        }
+        let command = OrderCommand::PlaceOrder {
+            order_id,
+            customer_id,
+            lines: cart.state.order_lines(),
+            at: Utc::now(),
+        };
+        self.handler.execute(&context, &order_id, command).await
+    }
+
+    async fn cancel(&self, request: &Request<CancelRequest>) -> Result<CommandResult, AppError> {
+        let body = request.get_ref();
+        let caller = caller(request)?;
+        let order_id: OrderId = request::id("order_id", &body.order_id)?;
+        let context = request::context(request, caller, &body.command_id)?;
+        // The owner never changes, so checking it on this read is as good as on the handler's.
+        let order = self.handler.load(&order_id).await?;
+        may_cancel(caller, &order.state)?;
+        let command = OrderCommand::Cancel {
+            reason: body.reason.clone(),
+            at: Utc::now(),
+        };
+        self.handler.execute(&context, &order_id, command).await
+    }
+}
+
+/// A service or admin may cancel any order; a customer only their own (an unknown order is left
+/// to the aggregate, which answers NOT_FOUND).
+fn may_cancel(caller: &Caller, order: &OrderState) -> Result<(), AppError> {
+    if caller.require_service().is_ok() {
+        return Ok(());
+    }
+    match order {
+        OrderState::Existing(order) => caller.require_customer(&order.customer_id),
+        OrderState::NotPlaced if caller.has_role(ROLE_CUSTOMER) => Ok(()),
+        OrderState::NotPlaced => Err(AppError::PermissionDenied(
+            "needs the customer, service or admin role",
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl order_commands_server::OrderCommands for OrderService {
+    async fn place_order(
+        &self,
+        request: Request<PlaceOrderRequest>,
+    ) -> Result<Response<PlaceOrderResponse>, Status> {
+        let result = self.place_order(&request).await?;
+        Ok(Response::new(PlaceOrderResponse {
+            result: Some(result.into()),
+        }))
+    }
+
+    async fn mark_stock_reserved(
+        &self,
+        request: Request<MarkStockReservedRequest>,
+    ) -> Result<Response<MarkStockReservedResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+                Ok(OrderCommand::MarkStockReserved { at: Utc::now() })
+            })
+            .await?;
+        Ok(Response::new(MarkStockReservedResponse { result }))
+    }
+
+    async fn mark_paid(
+        &self,
+        request: Request<MarkPaidRequest>,
+    ) -> Result<Response<MarkPaidResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+                Ok(OrderCommand::MarkPaid {
+                    payment_id: request::id("payment_id", &body.payment_id)?,
+                    amount: request::money("amount", body.amount.as_ref())?,
+                    at: Utc::now(),
+                })
+            })
+            .await?;
+        Ok(Response::new(MarkPaidResponse { result }))
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<CancelRequest>,
+    ) -> Result<Response<CancelResponse>, Status> {
+        let result = self.cancel(&request).await?;
+        Ok(Response::new(CancelResponse {
+            result: Some(result.into()),
+        }))
+    }
+
+    async fn ship(&self, request: Request<ShipRequest>) -> Result<Response<ShipResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+                Ok(OrderCommand::Ship { at: Utc::now() })
+            })
+            .await?;
+        Ok(Response::new(ShipResponse { result }))
+    }
+
+    async fn refund(
+        &self,
+        request: Request<RefundRequest>,
+    ) -> Result<Response<RefundResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+                Ok(OrderCommand::Refund {
+                    reason: body.reason.clone(),
+                    at: Utc::now(),
+                })
+            })
+            .await?;
+        Ok(Response::new(RefundResponse { result }))
+    }
+}

@@ -1,0 +1,148 @@
+//! `commerce.payment.v1.PaymentCommands`: the paying customer (for themselves), the checkout
+//! saga (role `service`) or an admin initiates a payment; capture, failure and refunds are for
+//! the saga or the payment provider adapter (role `service`) or an admin.
+//!
+//! Not here yet: the external provider's HMAC-signed callback, which will capture or fail an
+//! `external` payment (a replayed or forged callback must change nothing).
+
+use aggregates::{
+    Payment, PaymentId,
+    payment::{PaymentCommand, PaymentMethod},
+};
+use chrono::Utc;
+use commerce_proto::{common, payment as proto};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    auth::caller,
+    error::AppError,
+    handler::{CommandHandler, CommandResult},
+    request,
+};
+
+/// The payment command service.
+#[derive(Clone)]
+pub struct PaymentService {
+    handler: CommandHandler<Payment>,
+}
+
+impl PaymentService {
+    /// A service executing commands with `handler`.
+    pub fn new(handler: CommandHandler<Payment>) -> Self {
+        Self { handler }
+    }
+
+    /// Executes one saga or operator command (role `service` or `admin`) on `payment_id`.
+    async fn execute_as_service<T>(
+        &self,
+        request: &Request<T>,
+        command_id: &str,
+        payment_id: &str,
+        command: impl FnOnce() -> Result<PaymentCommand, AppError>,
+    ) -> Result<Option<common::CommandResult>, Status> {
+        let caller = caller(request)?;
+        caller.require_service()?;
+        let payment_id: PaymentId = request::id("payment_id", payment_id)?;
+        let context = request::context(request, caller, command_id)?;
+        let command = command()?;
+        let result = self.handler.execute(&context, &payment_id, command).await?;
+        Ok(Some(result.into()))
+    }
+
+    async fn initiate(
+        &self,
+        request: &Request<proto::InitiateRequest>,
+    ) -> Result<CommandResult, AppError> {
+        let body = request.get_ref();
+        let caller = caller(request)?;
+        let customer_id = request::id("customer_id", &body.customer_id)?;
+        caller
+            .require_service()
+            .or_else(|_| caller.require_customer(&customer_id))?;
+        let payment_id: PaymentId = request::id("payment_id", &body.payment_id)?;
+        let context = request::context(request, caller, &body.command_id)?;
+        let command = PaymentCommand::Initiate {
+            payment_id,
+            order_id: request::id("order_id", &body.order_id)?,
+            customer_id,
+            amount: request::money("amount", body.amount.as_ref())?,
+            method: method(body.method)?,
+            at: Utc::now(),
+        };
+        self.handler.execute(&context, &payment_id, command).await
+    }
+}
+
+/// The domain's payment method for the wire enum's value.
+fn method(value: i32) -> Result<PaymentMethod, AppError> {
+    match proto::PaymentMethod::try_from(value) {
+        Ok(proto::PaymentMethod::Balance) => Ok(PaymentMethod::Balance),
+        Ok(proto::PaymentMethod::External) => Ok(PaymentMethod::External),
+        Ok(proto::PaymentMethod::Unspecified) | Err(_) => Err(AppError::invalid(
+            "method",
+            "must be PAYMENT_METHOD_BALANCE or PAYMENT_METHOD_EXTERNAL",
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl proto::payment_commands_server::PaymentCommands for PaymentService {
+    async fn initiate(
+        &self,
+        request: Request<proto::InitiateRequest>,
+    ) -> Result<Response<proto::InitiateResponse>, Status> {
+        let result = self.initiate(&request).await?;
+        Ok(Response::new(proto::InitiateResponse {
+            result: Some(result.into()),
+        }))
+    }
+
+    async fn capture(
+        &self,
+        request: Request<proto::CaptureRequest>,
+    ) -> Result<Response<proto::CaptureResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.payment_id, || {
+                Ok(PaymentCommand::Capture {
+                    provider_reference: body.provider_reference.clone(),
+                    at: Utc::now(),
+                })
+            })
+            .await?;
+        Ok(Response::new(proto::CaptureResponse { result }))
+    }
+
+    async fn fail(
+        &self,
+        request: Request<proto::FailRequest>,
+    ) -> Result<Response<proto::FailResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.payment_id, || {
+                Ok(PaymentCommand::Fail {
+                    reason: body.reason.clone(),
+                    at: Utc::now(),
+                })
+            })
+            .await?;
+        Ok(Response::new(proto::FailResponse { result }))
+    }
+
+    async fn refund(
+        &self,
+        request: Request<proto::RefundRequest>,
+    ) -> Result<Response<proto::RefundResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute_as_service(&request, &body.command_id, &body.payment_id, || {
+                Ok(PaymentCommand::Refund {
+                    amount: request::money("amount", body.amount.as_ref())?,
+                    reason: body.reason.clone(),
+                    at: Utc::now(),
+                })
+            })
+            .await?;
+        Ok(Response::new(proto::RefundResponse { result }))
+    }
+}
