@@ -140,12 +140,22 @@ impl EventStore {
         &self,
         stream: &StreamId,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_stream_from(stream, 0).await
+    }
+
+    /// Every event of `stream` from version `from` on, in version order: how a cached fold of the
+    /// stream catches up.
+    pub async fn read_stream_from(
+        &self,
+        stream: &StreamId,
+        from: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         const PAGE: usize = 1_000;
         let mut events = Vec::new();
         loop {
-            let from = events.len() as u64;
+            let next = from + events.len() as u64;
             let page = self
-                .read_stream(stream, Direction::Forward, from, PAGE)
+                .read_stream(stream, Direction::Forward, next, PAGE)
                 .await?;
             let done = page.len() < PAGE;
             events.extend(page);

@@ -24,13 +24,22 @@
 //!    trace, so a retry of it is decided again (harmless while it is still a no-op). On a stream
 //!    that does not exist there is no version to return: the command is answered `NOT_FOUND`
 //!    (`<category> does not exist`), e.g. clearing a cart that was never used.
-//! 5. A service that must ask another service before deciding (the cart asks the product
+//! 5. **Folded state is cached, never trusted blindly.** Each handler keeps the folds of recently
+//!    used streams (bounded, evicted when idle). An entry is only ever built from events read from
+//!    the log, and the log is append-only, so an entry at version `v` stays the exact fold of
+//!    events `0..=v` forever; every load still reads the events after `v` (usually none: one index
+//!    probe) before deciding. Loading therefore always sees the stream as of now — invariant 3
+//!    holds unchanged — without re-reading and re-folding a long stream per command. Concurrent
+//!    loads may store an older entry over a newer one; that costs a longer catch-up, not
+//!    correctness.
+//! 6. A service that must ask another service before deciding (the cart asks the product
 //!    service) first calls [`CommandHandler::executed`]: a retry of a command that already ran is
 //!    answered from the log without depending on the other service at all.
 
 use std::{
     hash::{BuildHasher, RandomState},
     marker::PhantomData,
+    sync::Arc,
     time::Duration,
 };
 
@@ -91,7 +100,7 @@ pub fn event_id(command_id: Uuid, index: usize) -> Uuid {
 }
 
 /// A stream folded into its aggregate's state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Loaded<A: Aggregate> {
     /// The state after every event of the stream.
     pub state: A::State,
@@ -101,18 +110,36 @@ pub struct Loaded<A: Aggregate> {
     pub last_position: Option<u64>,
 }
 
-/// Runs commands of aggregate `A` against the event log. Cheap to clone.
-pub struct CommandHandler<A> {
+impl<A: Aggregate> Clone for Loaded<A> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state.clone(),
+            version: self.version,
+            last_position: self.last_position,
+        }
+    }
+}
+
+/// Streams whose folds a handler keeps (invariant 5).
+const CACHED_STREAMS: u64 = 10_000;
+/// A cached fold not used for this long is dropped.
+const CACHE_IDLE: Duration = Duration::from_secs(600);
+
+/// Runs commands of aggregate `A` against the event log. Cheap to clone; clones share the cache
+/// of folded streams.
+pub struct CommandHandler<A: Aggregate> {
     store: EventStore,
     max_attempts: u32,
+    folds: moka::future::Cache<String, Arc<Loaded<A>>>,
     aggregate: PhantomData<fn() -> A>,
 }
 
-impl<A> Clone for CommandHandler<A> {
+impl<A: Aggregate> Clone for CommandHandler<A> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
             max_attempts: self.max_attempts,
+            folds: self.folds.clone(),
             aggregate: PhantomData,
         }
     }
@@ -120,7 +147,8 @@ impl<A> Clone for CommandHandler<A> {
 
 impl<A> CommandHandler<A>
 where
-    A: Aggregate,
+    A: Aggregate + 'static,
+    A::State: Send + Sync,
     A::Command: Clone,
     A::Error: Into<AppError>,
 {
@@ -129,6 +157,10 @@ where
         Self {
             store,
             max_attempts: max_attempts.max(1),
+            folds: moka::future::Cache::builder()
+                .max_capacity(CACHED_STREAMS)
+                .time_to_idle(CACHE_IDLE)
+                .build(),
             aggregate: PhantomData,
         }
     }
@@ -138,25 +170,43 @@ where
         StreamId::new(A::CATEGORY, id).map_err(|e| AppError::invalid("id", e.reason))
     }
 
-    /// Reads aggregate `id`'s stream and folds it.
+    /// Aggregate `id`'s stream folded into its state, as of now.
     pub async fn load(&self, id: &A::Id) -> Result<Loaded<A>, AppError> {
-        self.load_stream(&Self::stream_id(id)?).await
+        Ok((*self.load_stream(&Self::stream_id(id)?).await?).clone())
     }
 
-    async fn load_stream(&self, stream: &StreamId) -> Result<Loaded<A>, AppError> {
-        let recorded = self.store.read_stream_to_end(stream).await?;
-        let mut state = A::State::default();
+    /// The cached fold of `stream` caught up with the log (invariant 5).
+    async fn load_stream(&self, stream: &StreamId) -> Result<Arc<Loaded<A>>, AppError> {
+        let cached = self.folds.get(stream.as_str()).await;
+        let from = match cached.as_deref().map(|l| l.version) {
+            Some(CurrentVersion::At(version)) => version + 1,
+            _ => 0,
+        };
+        let recorded = self.store.read_stream_from(stream, from).await?;
+        let Some(last) = recorded.last() else {
+            return Ok(cached.unwrap_or_else(|| {
+                Arc::new(Loaded {
+                    state: A::State::default(),
+                    version: CurrentVersion::NoStream,
+                    last_position: None,
+                })
+            }));
+        };
+        let mut state = cached.map_or_else(A::State::default, |l| l.state.clone());
         for event in &recorded {
             let event =
                 A::Event::from_stored(&event.event_type, event.schema_version, &event.data)?;
             state = A::evolve(state, &event);
         }
-        let last = recorded.last();
-        Ok(Loaded {
+        let loaded = Arc::new(Loaded {
             state,
-            version: last.map_or(CurrentVersion::NoStream, |e| CurrentVersion::At(e.version)),
-            last_position: last.map(|e| e.position),
-        })
+            version: CurrentVersion::At(last.version),
+            last_position: Some(last.position),
+        });
+        self.folds
+            .insert(stream.as_str().to_owned(), Arc::clone(&loaded))
+            .await;
+        Ok(loaded)
     }
 
     /// The stored result of `context.command_id` if it already ran on aggregate `id`'s stream,

@@ -2,6 +2,7 @@
 //! client, and a fresh migrated PostgreSQL database per test.
 
 mod auth;
+mod cache;
 mod cart;
 mod checkout;
 mod concurrency;
