@@ -143,6 +143,68 @@ impl EventStore {
         self.read_stream_from(stream, 0).await
     }
 
+    /// Every event of `stream` from version `from` on, and where command `command_id` appended its
+    /// last event (as [`EventStore::find_command`]), read in one statement — one snapshot, one
+    /// round trip. What a command handler needs before deciding: an execution of the command that
+    /// committed before the snapshot shows in both answers, a later one in neither.
+    #[instrument(skip_all, fields(stream = %stream, from, %command_id))]
+    pub async fn read_stream_for_command(
+        &self,
+        stream: &StreamId,
+        from: u64,
+        command_id: uuid::Uuid,
+    ) -> Result<(Vec<RecordedEvent>, Option<ExecutedCommand>), StoreError> {
+        const PAGE: usize = 1_000;
+        let rows = sqlx::query(&format!(
+            "WITH cmd AS ( \
+                SELECT stream_id, stream_version, position FROM events \
+                WHERE metadata ->> 'command_id' = $3 ORDER BY stream_version DESC LIMIT 1 \
+             ) \
+             SELECT c.stream_id AS cmd_stream, c.stream_version AS cmd_version, \
+                    c.position AS cmd_position, e.* \
+             FROM (SELECT 1) one \
+             LEFT JOIN cmd c ON true \
+             LEFT JOIN LATERAL ( \
+                SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+                ORDER BY stream_version LIMIT $4 \
+             ) e ON true"
+        ))
+        .bind(stream.as_str())
+        .bind(i64::try_from(from).unwrap_or(i64::MAX))
+        .bind(command_id.hyphenated().to_string())
+        .bind(PAGE as i64)
+        .fetch_all(self.pool())
+        .await?;
+        let command = match rows.first() {
+            Some(row) => match row.try_get::<Option<String>, _>("cmd_stream")? {
+                Some(stream_id) => Some(ExecutedCommand {
+                    stream_id,
+                    version: row.try_get::<i64, _>("cmd_version")? as u64,
+                    position: row.try_get::<i64, _>("cmd_position")? as u64,
+                }),
+                None => None,
+            },
+            None => None,
+        };
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The LEFT JOIN yields one row of NULL event columns when there are no events.
+            if row.try_get::<Option<i64>, _>("position")?.is_some() {
+                events.push(decode(row)?);
+            }
+        }
+        if events.len() == PAGE {
+            // A long catch-up: read the rest, then look the command up again, after it. An
+            // execution that committed before that lookup is found; one that committed later is
+            // in neither answer — the same guarantee as the single statement.
+            let rest = self.read_stream_from(stream, from + PAGE as u64).await?;
+            events.extend(rest);
+            let command = self.find_command(command_id).await?;
+            return Ok((events, command));
+        }
+        Ok((events, command))
+    }
+
     /// Every event of `stream` from version `from` on, in version order: how a cached fold of the
     /// stream catches up.
     pub async fn read_stream_from(

@@ -100,3 +100,63 @@ async fn all_pages_from_a_checkpoint_cover_the_log_once() {
     assert_eq!(seen.len(), 10);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
 }
+
+#[tokio::test]
+async fn a_stream_and_a_command_are_read_together() {
+    let db = TestDatabase::create(4).await;
+    let store = db.store();
+    let s = StreamId::parse("cart-cmd").unwrap();
+    let command = uuid::Uuid::new_v4();
+    let meta = event_store::EventMetadata {
+        command_id: Some(command),
+        ..Default::default()
+    };
+    let plain = |i: u64| NewEvent::new("Seeded", json!({ "i": i }));
+    let seeded: Vec<NewEvent> = (0..1_005).map(plain).collect();
+    store
+        .append(&s, ExpectedVersion::NoStream, &seeded)
+        .await
+        .unwrap();
+
+    // Not executed yet: events from the requested version, no command.
+    let (events, executed) = store.read_stream_for_command(&s, 3, command).await.unwrap();
+    assert_eq!(events.len(), 1_002, "pages past the first thousand");
+    assert_eq!(events.first().unwrap().version, 3);
+    assert!(events.windows(2).all(|w| w[1].version == w[0].version + 1));
+    assert_eq!(executed, None);
+
+    let done = store
+        .append(
+            &s,
+            ExpectedVersion::Exact(1_004),
+            &[
+                plain(0).with_metadata(meta.clone()),
+                plain(1).with_metadata(meta),
+            ],
+        )
+        .await
+        .unwrap();
+    let (events, executed) = store
+        .read_stream_for_command(&s, 1_005, command)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    let executed = executed.expect("the command is found");
+    assert_eq!(
+        (
+            executed.stream_id.as_str(),
+            executed.version,
+            executed.position
+        ),
+        ("cart-cmd", done.current_version, done.last_position())
+    );
+    // Up to date: no events, the command still found (the long path agrees too).
+    let (events, again) = store
+        .read_stream_for_command(&s, 1_007, command)
+        .await
+        .unwrap();
+    assert!(events.is_empty());
+    assert_eq!(again.as_ref(), Some(&executed));
+    let (_, long) = store.read_stream_for_command(&s, 0, command).await.unwrap();
+    assert_eq!(long, Some(executed));
+}

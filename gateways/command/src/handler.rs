@@ -12,9 +12,10 @@
 //!    however concurrently a command is sent, the event log's unique event ids let at most one
 //!    set of its events in.
 //! 3. **Retries return the original result without deciding again** (design note 4). Each
-//!    attempt loads the stream *and then* looks the command id up in the log (`EventStore::find_command`).
-//!    If an earlier execution committed before the lookup, the lookup finds it and its stored
-//!    result is returned; if it committed after the lookup, it also committed after the load, so
+//!    attempt loads the stream and looks the command id up in the log in one statement, one
+//!    snapshot (`EventStore::read_stream_for_command`; a long catch-up looks up again after its
+//!    last page). If an earlier execution committed before the lookup, the lookup finds it and its
+//!    stored result is returned; if it committed after the lookup, it also committed after the load, so
 //!    this attempt decides against the state the original saw, produces the same event ids, and
 //!    the append either replays the original result (same ids) or conflicts and the next
 //!    attempt's lookup finds it. A retry therefore never runs `decide` against a state that
@@ -45,7 +46,8 @@ use std::{
 
 use aggregates::{Aggregate, DomainError, DomainEvent};
 use event_store::{
-    CurrentVersion, EventMetadata, EventStore, ExpectedVersion, NewEvent, StoreError, StreamId,
+    CurrentVersion, EventMetadata, EventStore, ExecutedCommand, ExpectedVersion, NewEvent,
+    RecordedEvent, StoreError, StreamId,
 };
 use tracing::{Instrument, debug, info_span};
 use uuid::Uuid;
@@ -178,11 +180,35 @@ where
     /// The cached fold of `stream` caught up with the log (invariant 5).
     async fn load_stream(&self, stream: &StreamId) -> Result<Arc<Loaded<A>>, AppError> {
         let cached = self.folds.get(stream.as_str()).await;
-        let from = match cached.as_deref().map(|l| l.version) {
-            Some(CurrentVersion::At(version)) => version + 1,
-            _ => 0,
-        };
-        let recorded = self.store.read_stream_from(stream, from).await?;
+        let recorded = self
+            .store
+            .read_stream_from(stream, next_version(cached.as_deref()))
+            .await?;
+        self.caught_up(stream, cached, &recorded).await
+    }
+
+    /// The fold of `stream` caught up with the log, and where command `command_id` appended its
+    /// last event if it ran — both from one snapshot (invariant 3).
+    async fn load_for_command(
+        &self,
+        stream: &StreamId,
+        command_id: Uuid,
+    ) -> Result<(Arc<Loaded<A>>, Option<ExecutedCommand>), AppError> {
+        let cached = self.folds.get(stream.as_str()).await;
+        let (recorded, executed) = self
+            .store
+            .read_stream_for_command(stream, next_version(cached.as_deref()), command_id)
+            .await?;
+        Ok((self.caught_up(stream, cached, &recorded).await?, executed))
+    }
+
+    /// `cached` (or the empty state) with `recorded` folded on top, cached for next time.
+    async fn caught_up(
+        &self,
+        stream: &StreamId,
+        cached: Option<Arc<Loaded<A>>>,
+        recorded: &[RecordedEvent],
+    ) -> Result<Arc<Loaded<A>>, AppError> {
         let Some(last) = recorded.last() else {
             return Ok(cached.unwrap_or_else(|| {
                 Arc::new(Loaded {
@@ -193,7 +219,7 @@ where
             }));
         };
         let mut state = cached.map_or_else(A::State::default, |l| l.state.clone());
-        for event in &recorded {
+        for event in recorded {
             let event =
                 A::Event::from_stored(&event.event_type, event.schema_version, &event.data)?;
             state = A::evolve(state, &event);
@@ -261,9 +287,9 @@ where
         command: A::Command,
     ) -> Result<CommandResult, AppError> {
         for attempt in 1..=self.max_attempts {
-            // Load first, then look up: see invariant 3 for why the order matters.
-            let loaded = self.load_stream(&stream).await?;
-            if let Some(done) = self.store.find_command(context.command_id).await? {
+            // Load and look up in one snapshot: see invariant 3 for why this order matters.
+            let (loaded, executed) = self.load_for_command(&stream, context.command_id).await?;
+            if let Some(done) = executed {
                 if done.stream_id != stream.as_str() {
                     return Err(AppError::CommandIdReused {
                         command_id: context.command_id,
@@ -343,6 +369,14 @@ fn unchanged<A: Aggregate>(
             entity: A::CATEGORY,
         }
         .into()),
+    }
+}
+
+/// The first version a cached fold has not seen.
+fn next_version<A: Aggregate>(cached: Option<&Loaded<A>>) -> u64 {
+    match cached.map(|l| l.version) {
+        Some(CurrentVersion::At(version)) => version + 1,
+        _ => 0,
     }
 }
 
