@@ -62,11 +62,14 @@ impl AppendResult {
     }
 }
 
-/// The first attempt: check the expectation and insert, without looking the event ids up. A
-/// retried batch cannot slip through: its ids collide on the event-id key (a unique violation),
-/// or its expectation fails (nothing inserted); either way [`APPEND_SQL`] then decides.
-const APPEND_FAST_SQL: &str = r#"
-WITH current_version AS (
+/// The part both append statements share: the stream's current version and the insert, guarded
+/// by the expectation and by `$guard`, an extra condition (`true` for the fast statement).
+macro_rules! append_sql {
+    (with: $with:literal, guard: $guard:literal, select: $select:literal) => {
+        concat!(
+            "WITH ",
+            $with,
+            "current_version AS (
     SELECT max(stream_version) AS version FROM events WHERE stream_id = $1
 ), inserted AS (
     INSERT INTO events
@@ -76,38 +79,9 @@ WITH current_version AS (
     FROM current_version c
     CROSS JOIN unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $7::text[])
          WITH ORDINALITY AS e(event_id, event_type, schema_version, data, metadata, ord)
-    WHERE CASE $8::int4
-            WHEN 0 THEN true
-            WHEN 1 THEN c.version IS NULL
-            WHEN 2 THEN c.version IS NOT NULL
-            ELSE c.version IS NOT DISTINCT FROM $9::int8
-          END
-    ORDER BY e.ord
-    RETURNING position, stream_version
-)
-SELECT
-    (SELECT version FROM current_version) AS current_version,
-    ARRAY(SELECT position FROM inserted ORDER BY stream_version) AS inserted
-"#;
-
-/// Every later attempt: as the fast statement, plus the lookup of the batch's event ids that
-/// tells a retry (all written: return the original result) from a conflict.
-const APPEND_SQL: &str = r#"
-WITH existing AS (
-    SELECT event_id, stream_id, stream_version, position
-    FROM events
-    WHERE event_id = ANY($3::uuid[])
-), current_version AS (
-    SELECT max(stream_version) AS version FROM events WHERE stream_id = $1
-), inserted AS (
-    INSERT INTO events
-        (stream_id, category, stream_version, event_id, event_type, schema_version, data, metadata)
-    SELECT $1, $2, coalesce(c.version, -1) + e.ord, e.event_id, e.event_type, e.schema_version,
-           e.data::jsonb, e.metadata::jsonb
-    FROM current_version c
-    CROSS JOIN unnest($3::uuid[], $4::text[], $5::int4[], $6::text[], $7::text[])
-         WITH ORDINALITY AS e(event_id, event_type, schema_version, data, metadata, ord)
-    WHERE NOT EXISTS (SELECT 1 FROM existing)
+    WHERE ",
+            $guard,
+            "
       AND CASE $8::int4
             WHEN 0 THEN true
             WHEN 1 THEN c.version IS NULL
@@ -119,12 +93,32 @@ WITH existing AS (
 )
 SELECT
     (SELECT version FROM current_version) AS current_version,
-    ARRAY(SELECT position FROM inserted ORDER BY stream_version) AS inserted,
+    ARRAY(SELECT position FROM inserted ORDER BY stream_version) AS inserted",
+            $select
+        )
+    };
+}
+
+/// The first attempt: check the expectation and insert, without looking the event ids up. A
+/// retried batch cannot slip through: its ids collide on the event-id key (a unique violation),
+/// or its expectation fails (nothing inserted); either way [`APPEND_SQL`] then decides.
+const APPEND_FAST_SQL: &str = append_sql!(with: "", guard: "true", select: "");
+
+/// Every later attempt: as the fast statement, plus the lookup of the batch's event ids that
+/// tells a retry (all written: return the original result) from a conflict.
+const APPEND_SQL: &str = append_sql!(
+    with: "existing AS (
+    SELECT event_id, stream_id, stream_version, position
+    FROM events
+    WHERE event_id = ANY($3::uuid[])
+), ",
+    guard: "NOT EXISTS (SELECT 1 FROM existing)",
+    select: ",
     ARRAY(SELECT event_id FROM existing) AS existing_ids,
     ARRAY(SELECT stream_id FROM existing) AS existing_streams,
     ARRAY(SELECT stream_version FROM existing) AS existing_versions,
-    ARRAY(SELECT position FROM existing) AS existing_positions
-"#;
+    ARRAY(SELECT position FROM existing) AS existing_positions"
+);
 
 /// The batch, validated and laid out as the statement's array parameters.
 struct Columns {
