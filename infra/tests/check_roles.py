@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""The roles test: every role of scripts/roles is deployed.
+
+For every role (`name | binary and args | port | health`) the rendered manifests must hold:
+  * a Deployment named after the role whose container runs the role's binary and arguments
+    (the listen address 127.0.0.1:PORT becomes 0.0.0.0:PORT in a cluster),
+  * readiness and liveness probes that match the health column (grpc:PORT -> a gRPC probe on PORT,
+    http:PORT/PATH -> an HTTP GET probe; none -> no requirement),
+  * a Service named after the role, selecting the Deployment's pods, exposing the role's port,
+  * in the deployable overlays, an Istio AuthorizationPolicy whose selector picks the role's pods,
+  * in prod, imagePullPolicy Always.
+
+Usage:
+  check_roles.py --roles scripts/roles --render base=FILE --render dev=FILE --render prod=FILE
+  check_roles.py ... --self-test    also proves the check fails for a role added to scripts/roles
+                                    without manifests, and for a Deployment that lost its probes.
+Renders named "base" are checked without the Istio policy (the base has none by design).
+Exit status 0 when everything holds; 1 with one line per problem otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from dataclasses import dataclass
+
+import yaml
+
+ADD_HINT = ("add infra/k8s/base/roles/{name}.yaml (ServiceAccount, Deployment, Service, HPA, PDB; "
+            "copy another role's file), list it in infra/k8s/base/kustomization.yaml, and give it an "
+            "AuthorizationPolicy in infra/istio/authorization-policies.yaml")
+
+
+@dataclass
+class Role:
+    name: str
+    argv: list[str]
+    port: int | None
+    health: str
+
+
+def parse_roles(text: str) -> list[Role]:
+    roles = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) != 4:
+            raise SystemExit(f"scripts/roles line {number}: expected 4 fields separated by ' | ', got {line!r}")
+        name, command, port, health = fields
+        roles.append(Role(name, command.split(), int(port) if port.isdigit() else None, health))
+    return roles
+
+
+def cluster_argv(argv: list[str]) -> list[str]:
+    return [a.replace("127.0.0.1:", "0.0.0.0:") for a in argv]
+
+
+def index(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(d.get("kind"), d.get("metadata", {}).get("name")): d for d in docs if isinstance(d, dict)}
+
+
+def probe_matches(probe: dict | None, health: str) -> bool:
+    if not probe:
+        return False
+    kind, _, where = health.partition(":")
+    if kind == "grpc":
+        return str(probe.get("grpc", {}).get("port")) == where
+    if kind == "http":
+        port, _, path = where.partition("/")
+        get = probe.get("httpGet", {})
+        return str(get.get("port")) == port and get.get("path") == "/" + path
+    return True
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def check(roles: list[Role], renders: dict[str, list[dict]]) -> list[str]:
+    problems = []
+    for render_name, docs in renders.items():
+        by = index(docs)
+        policies = [d for d in docs if isinstance(d, dict) and d.get("kind") == "AuthorizationPolicy"]
+        for role in roles:
+            say = lambda what: problems.append(f"role {role.name} (scripts/roles), {render_name} render: {what}")
+            deployment = by.get(("Deployment", role.name))
+            if deployment is None:
+                say(f"no Deployment named {role.name}; " + ADD_HINT.format(name=role.name))
+                continue
+            pod = deployment["spec"]["template"]
+            labels = pod.get("metadata", {}).get("labels", {})
+            if not selects(deployment["spec"].get("selector", {}).get("matchLabels", {}), labels):
+                say("the Deployment's selector does not match its pod labels")
+            containers = pod["spec"].get("containers", [])
+            container = containers[0] if containers else {}
+            argv = [*container.get("command", []), *container.get("args", [])]
+            want = cluster_argv(role.argv)
+            run = [argv[0].rsplit("/", 1)[-1], *argv[1:]] if argv else []
+            if run != want:
+                say(f"the Deployment runs {argv!r}, scripts/roles says {want!r} (binary and args)")
+            if role.health != "none":
+                for kind in ("readinessProbe", "livenessProbe"):
+                    if not probe_matches(container.get(kind), role.health):
+                        say(f"the Deployment has no {kind} matching health {role.health!r}")
+            if role.port is not None:
+                if not any(p.get("containerPort") == role.port for p in container.get("ports", [])):
+                    say(f"the Deployment's container does not declare port {role.port}")
+                service = by.get(("Service", role.name))
+                if service is None:
+                    say(f"no Service named {role.name}; " + ADD_HINT.format(name=role.name))
+                else:
+                    if not selects(service["spec"].get("selector", {}), labels):
+                        say("the Service's selector does not select the Deployment's pods")
+                    if not any(p.get("port") == role.port for p in service["spec"].get("ports", [])):
+                        say(f"the Service does not expose port {role.port}")
+            sa = pod["spec"].get("serviceAccountName")
+            if not sa or ("ServiceAccount", sa) not in by:
+                say(f"no ServiceAccount {sa or role.name} for the pods (Istio identities are ServiceAccounts)")
+            if render_name != "base":
+                if not any(selects(p.get("spec", {}).get("selector", {}).get("matchLabels", {}), labels)
+                           for p in policies):
+                    say("no Istio AuthorizationPolicy selecting the role's pods; add one to "
+                        "infra/istio/authorization-policies.yaml (who may call it)")
+            if render_name == "prod" and container.get("imagePullPolicy") != "Always":
+                say("imagePullPolicy is not Always")
+    return problems
+
+
+def load(path: str) -> list[dict]:
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def self_test(roles: list[Role], renders: dict[str, list[dict]]) -> None:
+    """The check must pass as is, fail for an added role, and fail for a lost probe."""
+    assert not check(roles, renders), "self-test: the real roles should pass"
+    fake = Role("query-fake", ["commerce-query", "fake", "--listen", "127.0.0.1:50099"], 50099, "grpc:50099")
+    problems = check([*roles, fake], renders)
+    assert problems, "self-test: a role without manifests must fail the check"
+    assert all("query-fake" in p for p in problems), problems
+    for render_name in renders:
+        assert any(f"{render_name} render: no Deployment" in p for p in problems), problems
+    broken = copy.deepcopy(renders)
+    name = next(iter(broken))
+    for doc in broken[name]:
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == roles[0].name:
+            del doc["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    problems = check(roles, broken)
+    assert any("readinessProbe" in p and roles[0].name in p for p in problems), problems
+    if "dev" in renders:
+        broken = copy.deepcopy(renders)
+        broken["dev"] = [d for d in broken["dev"] if not (
+            d.get("kind") == "AuthorizationPolicy" and d["metadata"]["name"] == roles[-1].name)]
+        problems = check(roles, broken)
+        assert any("AuthorizationPolicy" in p and roles[-1].name in p for p in problems), problems
+    print("check_roles self-test: a fake extra role, a lost probe and a lost policy are all caught")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--roles", required=True)
+    parser.add_argument("--render", action="append", required=True, metavar="NAME=FILE")
+    parser.add_argument("--self-test", action="store_true")
+    args = parser.parse_args()
+    with open(args.roles) as f:
+        roles = parse_roles(f.read())
+    if not roles:
+        print("check_roles: scripts/roles lists no roles; nothing to check")
+        return 0
+    renders = {}
+    for item in args.render:
+        name, _, path = item.partition("=")
+        renders[name] = load(path)
+    problems = check(roles, renders)
+    for problem in problems:
+        print(f"check_roles: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"check_roles: {len(roles)} roles x {len(renders)} renders "
+          f"({', '.join(renders)}): Deployment, Service, probes, ServiceAccount and Istio policy present")
+    if args.self_test:
+        self_test(roles, renders)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
