@@ -33,7 +33,11 @@
 //!    holds unchanged — without re-reading and re-folding a long stream per command. Concurrent
 //!    loads may store an older entry over a newer one; that costs a longer catch-up, not
 //!    correctness.
-//! 6. A service that must ask another service before deciding (the cart asks the product
+//! 6. **Commands on one aggregate queue up inside a process.** Each attempt loop runs holding an
+//!    in-process lock of its stream, so concurrent commands on a hot aggregate wait for each other
+//!    instead of colliding and aborting. Correctness never depends on the lock: other processes
+//!    still race through invariant 1, and an evicted lock entry only lets two commands race again.
+//! 7. A service that must ask another service before deciding (the cart asks the product
 //!    service) first calls [`CommandHandler::executed`]: a retry of a command that already ran is
 //!    answered from the log without depending on the other service at all.
 
@@ -133,6 +137,7 @@ pub struct CommandHandler<A: Aggregate> {
     store: EventStore,
     max_attempts: u32,
     folds: moka::future::Cache<String, Arc<Loaded<A>>>,
+    locks: moka::future::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     aggregate: PhantomData<fn() -> A>,
 }
 
@@ -142,6 +147,7 @@ impl<A: Aggregate> Clone for CommandHandler<A> {
             store: self.store.clone(),
             max_attempts: self.max_attempts,
             folds: self.folds.clone(),
+            locks: self.locks.clone(),
             aggregate: PhantomData,
         }
     }
@@ -160,6 +166,10 @@ where
             store,
             max_attempts: max_attempts.max(1),
             folds: moka::future::Cache::builder()
+                .max_capacity(CACHED_STREAMS)
+                .time_to_idle(CACHE_IDLE)
+                .build(),
+            locks: moka::future::Cache::builder()
                 .max_capacity(CACHED_STREAMS)
                 .time_to_idle(CACHE_IDLE)
                 .build(),
@@ -286,6 +296,12 @@ where
         stream: StreamId,
         command: A::Command,
     ) -> Result<CommandResult, AppError> {
+        // Invariant 6: queue behind other commands on this stream in this process.
+        let lock = self
+            .locks
+            .get_with_by_ref(stream.as_str(), async { Arc::default() })
+            .await;
+        let _queued = lock.lock().await;
         for attempt in 1..=self.max_attempts {
             // Load and look up in one snapshot: see invariant 3 for why this order matters.
             let (loaded, executed) = self.load_for_command(&stream, context.command_id).await?;

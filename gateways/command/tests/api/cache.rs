@@ -79,3 +79,40 @@ async fn a_handler_with_a_cached_fold_sees_events_appended_by_another_process() 
     );
     assert_eq!(folded, loaded.state);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_commands_on_one_aggregate_in_one_process_queue_instead_of_aborting() {
+    let db = TestDatabase::create(16).await;
+    // One attempt only: without the in-process queue, racing deposits would abort.
+    let handler = CommandHandler::<Customer>::new(db.store(), 1);
+    let id = CustomerId::from(Uuid::new_v4());
+    let eur = Currency::new("EUR").unwrap();
+    let register = CustomerCommand::Register {
+        customer_id: id,
+        email: "ada@example.com".into(),
+        name: "Ada".into(),
+        currency: eur,
+        at: Utc::now(),
+    };
+    handler.execute(&context(), &id, register).await.unwrap();
+    let deposits: Vec<_> = (1..=20)
+        .map(|amount| {
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let deposit = CustomerCommand::DepositBalance {
+                    amount: Money::new(amount, eur),
+                    at: Utc::now(),
+                };
+                handler.execute(&context(), &id, deposit).await
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for deposit in deposits {
+        versions.push(deposit.await.unwrap().expect("queued, not aborted").version);
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=20).collect::<Vec<u64>>());
+    let loaded = handler.load(&id).await.unwrap();
+    assert_eq!(balance(&loaded.state), (1..=20).sum::<i64>());
+}

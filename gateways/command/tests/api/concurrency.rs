@@ -1,6 +1,7 @@
 //! Many writers on one aggregate: optimistic concurrency, no lost updates, no overselling.
 
 use command_service::ServiceKind;
+use commerce_proto::product::product_commands_client::ProductCommandsClient;
 use futures::future::join_all;
 use tonic::Code;
 use uuid::Uuid;
@@ -62,12 +63,18 @@ async fn twenty_concurrent_reservations_never_oversell_or_lose_an_update() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writers_that_keep_losing_the_race_are_aborted_and_write_nothing() {
-    // One attempt only: every writer that loses the race gives up at once.
+    // One attempt only: every writer that loses the race gives up at once. Commands on one
+    // aggregate queue up inside a process, so the race is between replicas: ten product
+    // services over one database, one request each.
     let app = spawn_app_with(ServiceKind::Product, |config| config.max_attempts = 1).await;
     let catalog = product_with_stock(&app, 1_000).await;
     let service = app.service();
-    let outcomes = join_all((0..10).map(|_| {
-        let mut client = app.products();
+    let mut replicas = Vec::new();
+    for _ in 0..10 {
+        replicas.push(start_server(ServiceKind::Product, &app.db, |c| c.max_attempts = 1).await);
+    }
+    let outcomes = join_all(replicas.iter().map(|replica| {
+        let mut client = ProductCommandsClient::new(replica.channel.clone());
         let request = authed(reserve(&catalog, Uuid::new_v4(), 1), &service);
         async move { client.reserve_stock(request).await }
     }))
