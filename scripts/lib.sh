@@ -28,6 +28,9 @@ http_get() {
   printf '%s' "${body#*$'\r\n\r\n'}"
 }
 
+# broker_ready: whether the local RocketMQ broker reports ready on its health port.
+broker_ready() { http_get 127.0.0.1 5558 /readyz | grep -q '"ready"'; }
+
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.5 s until it succeeds.
 wait_until() {
   local limit=$1 what=$2; shift 2

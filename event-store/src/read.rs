@@ -39,6 +39,12 @@ pub struct ExecutedCommand {
     pub position: u64,
 }
 
+/// The last event appended by the command whose id is `$1`, via `events_command_id_idx`. The text
+/// form of the id matches how `EventMetadata` serializes a UUID: hyphenated lowercase.
+const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position FROM events \
+                            WHERE metadata ->> 'command_id' = $1 \
+                            ORDER BY stream_version DESC LIMIT 1";
+
 /// Columns of every read, in the order [`decode`] expects.
 const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_version, event_id, \
                        event_type, schema_version, data, metadata, recorded_at";
@@ -88,15 +94,10 @@ impl EventStore {
         &self,
         command_id: uuid::Uuid,
     ) -> Result<Option<ExecutedCommand>, StoreError> {
-        // The text form matches how `EventMetadata` serializes a UUID: hyphenated lowercase.
-        let row: Option<(String, i64, i64)> = sqlx::query_as(
-            "SELECT stream_id, stream_version, position FROM events \
-             WHERE metadata ->> 'command_id' = $1 \
-             ORDER BY stream_version DESC LIMIT 1",
-        )
-        .bind(command_id.hyphenated().to_string())
-        .fetch_optional(self.pool())
-        .await?;
+        let row: Option<(String, i64, i64)> = sqlx::query_as(FIND_COMMAND)
+            .bind(command_id.hyphenated().to_string())
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.map(|(stream_id, version, position)| ExecutedCommand {
             stream_id,
             version: version as u64,
@@ -156,22 +157,19 @@ impl EventStore {
     ) -> Result<(Vec<RecordedEvent>, Option<ExecutedCommand>), StoreError> {
         const PAGE: usize = 1_000;
         let rows = sqlx::query(&format!(
-            "WITH cmd AS ( \
-                SELECT stream_id, stream_version, position FROM events \
-                WHERE metadata ->> 'command_id' = $3 ORDER BY stream_version DESC LIMIT 1 \
-             ) \
+            "WITH cmd AS ({FIND_COMMAND}) \
              SELECT c.stream_id AS cmd_stream, c.stream_version AS cmd_version, \
                     c.position AS cmd_position, e.* \
              FROM (SELECT 1) one \
              LEFT JOIN cmd c ON true \
              LEFT JOIN LATERAL ( \
-                SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+                SELECT {COLUMNS} FROM events WHERE stream_id = $2 AND stream_version >= $3 \
                 ORDER BY stream_version LIMIT $4 \
              ) e ON true"
         ))
+        .bind(command_id.hyphenated().to_string())
         .bind(stream.as_str())
         .bind(i64::try_from(from).unwrap_or(i64::MAX))
-        .bind(command_id.hyphenated().to_string())
         .bind(PAGE as i64)
         .fetch_all(self.pool())
         .await?;

@@ -255,19 +255,10 @@ where
         id: &A::Id,
     ) -> Result<Option<CommandResult>, AppError> {
         let stream = Self::stream_id(id)?;
-        let Some(done) = self.store.find_command(context.command_id).await? else {
-            return Ok(None);
-        };
-        if done.stream_id != stream.as_str() {
-            return Err(AppError::CommandIdReused {
-                command_id: context.command_id,
-            });
+        match self.store.find_command(context.command_id).await? {
+            Some(done) => stored_result(stream, context.command_id, done).map(Some),
+            None => Ok(None),
         }
-        Ok(Some(CommandResult {
-            stream_id: stream,
-            version: done.version,
-            position: done.position,
-        }))
     }
 
     /// Executes `command` on aggregate `id` exactly once per `context.command_id` (see the
@@ -306,17 +297,8 @@ where
             // Load and look up in one snapshot: see invariant 3 for why this order matters.
             let (loaded, executed) = self.load_for_command(&stream, context.command_id).await?;
             if let Some(done) = executed {
-                if done.stream_id != stream.as_str() {
-                    return Err(AppError::CommandIdReused {
-                        command_id: context.command_id,
-                    });
-                }
                 debug!("command already executed; returning its stored result");
-                return Ok(CommandResult {
-                    stream_id: stream,
-                    version: done.version,
-                    position: done.position,
-                });
+                return stored_result(stream, context.command_id, done);
             }
             let events = A::decide(&loaded.state, command.clone()).map_err(Into::into)?;
             if events.is_empty() {
@@ -367,6 +349,23 @@ where
             attempts: self.max_attempts,
         })
     }
+}
+
+/// The result command `command_id` returned when it ran as `done`, provided it ran on `stream`:
+/// a command id used on another aggregate is a client error.
+fn stored_result(
+    stream: StreamId,
+    command_id: Uuid,
+    done: ExecutedCommand,
+) -> Result<CommandResult, AppError> {
+    if done.stream_id != stream.as_str() {
+        return Err(AppError::CommandIdReused { command_id });
+    }
+    Ok(CommandResult {
+        stream_id: stream,
+        version: done.version,
+        position: done.position,
+    })
 }
 
 /// The result of a command that appended nothing.
