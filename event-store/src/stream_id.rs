@@ -96,6 +96,20 @@ impl fmt::Display for StreamId {
     }
 }
 
+impl serde::Serialize for StreamId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.value)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StreamId {
+    /// Validates like [`StreamId::parse`]: a malformed id fails to deserialize.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Self::parse(value).map_err(serde::de::Error::custom)
+    }
+}
+
 impl TryFrom<&str> for StreamId {
     type Error = InvalidStreamId;
     fn try_from(value: &str) -> Result<Self, Self::Error> {

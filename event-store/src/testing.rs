@@ -4,12 +4,13 @@
 //! local server). Each test gets its own database named `test_<uuid>`, so tests run in parallel
 //! without seeing each other's events; the database is dropped when the test ends.
 
-use settings::Settings;
+use settings::{ExposeSecret, SecretString, Settings};
 use sqlx::{Connection, Executor, PgConnection, PgPool, postgres::PgPoolOptions};
 
-use crate::{EventStore, MIGRATOR, connect_options};
+use crate::{AllPosition, EventStore, MIGRATOR, RecordedEvent, connect_options};
 
-/// A migrated database of its own, and the settings pointing at it.
+/// A migrated database of its own, and the settings pointing at it (`settings.database.url` names
+/// the test database, so a child process given that URL works on it too).
 pub struct TestDatabase {
     pub name: String,
     pub settings: Settings,
@@ -38,6 +39,8 @@ impl TestDatabase {
             .expect("connect to test database");
         MIGRATOR.run(&pool).await.expect("migrations apply");
         settings.database.max_connections = max_connections;
+        settings.database.url =
+            SecretString::from(database_url(settings.database.url.expose_secret(), &name));
         Self {
             name,
             settings,
@@ -48,6 +51,34 @@ impl TestDatabase {
     /// An event store over this database with its default settings.
     pub fn store(&self) -> EventStore {
         EventStore::new(self.pool.clone(), self.settings.event_store.clone())
+    }
+
+    /// Every event of this database's log in `$all` order, read page by page through the
+    /// gap-safe reader. The reader's watermark is server-wide (design note 2): a transaction open
+    /// anywhere on the server — another test's — holds it back for a moment, so a page that comes
+    /// back empty while `held_back` is retried (up to 30 s) instead of being taken for the end.
+    pub async fn all_events(&self) -> Vec<RecordedEvent> {
+        let store = self.store();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut from = AllPosition::START;
+        let mut events = Vec::new();
+        loop {
+            let slice = store.read_all(from, 1_000).await.expect("read $all");
+            if slice.events.is_empty() {
+                if !slice.held_back {
+                    return events;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "$all held back for 30 s by transaction {}",
+                    slice.watermark
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+            from = slice.next;
+            events.extend(slice.events);
+        }
     }
 
     /// Total number of events in this database's log.
@@ -90,5 +121,18 @@ impl Drop for TestDatabase {
         if !matches!(dropped, Ok(Some(_))) {
             eprintln!("could not drop test database {label}; drop it by hand");
         }
+    }
+}
+
+/// `url` with its database replaced by `name` (query parameters kept).
+fn database_url(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
     }
 }

@@ -65,6 +65,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub rocketmq: RocketMqSettings,
     pub event_store: EventStoreSettings,
+    pub relay: RelaySettings,
+    pub projections: ProjectionSettings,
     /// Filled from `APP_STAGE`, not from files.
     #[serde(skip)]
     pub stage: Option<Stage>,
@@ -77,6 +79,8 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             rocketmq: RocketMqSettings::default(),
             event_store: EventStoreSettings::default(),
+            relay: RelaySettings::default(),
+            projections: ProjectionSettings::default(),
             stage: Some(Stage::Local),
         }
     }
@@ -137,12 +141,20 @@ impl Default for RedisSettings {
 pub struct RocketMqSettings {
     /// `host:port` of the name server(s), `;`-separated.
     pub name_server: String,
+    /// Events of category `c` travel on topic `<topic_prefix>-<c>` (one topic per bounded
+    /// context; the tag is the event type).
+    pub topic_prefix: String,
+    /// Queues per event topic. Per-stream order rests on the stream → queue hash, which depends on
+    /// this count: change it only with the relay stopped and the topics drained.
+    pub queues: u32,
 }
 
 impl Default for RocketMqSettings {
     fn default() -> Self {
         Self {
             name_server: "127.0.0.1:9876".to_owned(),
+            topic_prefix: "commerce".to_owned(),
+            queues: 8,
         }
     }
 }
@@ -166,6 +178,71 @@ impl Default for EventStoreSettings {
             max_event_bytes: 1024 * 1024,
             tail_batch_size: 512,
             tail_fallback_poll_ms: 250,
+        }
+    }
+}
+
+/// The relay: `$all` → RocketMQ.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RelaySettings {
+    /// Name of the checkpoint row and of the leadership lock; relays with one name are replicas
+    /// of each other (exactly one publishes).
+    pub name: String,
+    /// RocketMQ producer group.
+    pub producer_group: String,
+    /// Most events per published batch.
+    pub batch_size: usize,
+    /// Most body bytes per batch sent to one queue (the broker refuses more than 4 MiB).
+    pub max_batch_bytes: usize,
+    /// First and longest pause between retries while the broker refuses or is down.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// How often a standby replica tries to take over.
+    pub standby_poll_ms: u64,
+    /// `host:port` of the `/metrics` endpoint; empty for none.
+    pub metrics_listen: String,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            name: "main".to_owned(),
+            producer_group: "commerce-relay".to_owned(),
+            batch_size: 256,
+            max_batch_bytes: 2 * 1024 * 1024,
+            retry_initial_ms: 100,
+            retry_max_ms: 5_000,
+            standby_poll_ms: 500,
+            metrics_listen: "127.0.0.1:9464".to_owned(),
+        }
+    }
+}
+
+/// The projection workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ProjectionSettings {
+    /// Consumer group of projection `p` is `<group_prefix>-<p>`.
+    pub group_prefix: String,
+    /// Redis keys of projection `p` start with `<redis_prefix>:<p>:`.
+    pub redis_prefix: String,
+    /// Tries of one event before it is parked (and its stream stopped behind it).
+    pub max_attempts: u32,
+    /// Pause between two tries of one event.
+    pub retry_delay_ms: u64,
+    /// `host:port` of the `/metrics` endpoint; empty for none.
+    pub metrics_listen: String,
+}
+
+impl Default for ProjectionSettings {
+    fn default() -> Self {
+        Self {
+            group_prefix: "commerce-projection".to_owned(),
+            redis_prefix: "rm".to_owned(),
+            max_attempts: 5,
+            retry_delay_ms: 100,
+            metrics_listen: "127.0.0.1:9465".to_owned(),
         }
     }
 }

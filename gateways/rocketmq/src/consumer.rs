@@ -27,18 +27,20 @@ use crate::error::GatewayError;
 /// What an orderly consumer subscribes to and how it retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderlyConsumerConfig {
-    /// The consumer group: its members share the topic's queues and its committed offsets.
+    /// The consumer group: its members share the topics' queues and their committed offsets.
     pub consumer_group: String,
-    /// The topic to consume.
-    pub topic: String,
-    /// Tag filter: `*` for all, or `TagA || TagB`.
-    pub tag_expression: String,
+    /// The topics to consume, each with its tag filter (`*` for all, or `TagA || TagB`). One
+    /// consumer, hence one group, may read several topics: a projection reads every category it
+    /// needs. Each queue of each topic is still handed over one message at a time, in order.
+    /// An empty list starts a consumer that receives nothing.
+    pub subscriptions: Vec<(String, String)>,
     /// How many times a message answered with [`ConsumeOutcome::RetryLater`] is retried in
     /// place, holding back the rest of its queue, before the client hands it to the broker's
     /// retry and dead-letter handling (`%RETRY%<group>`, `%DLQ%<group>`) and moves on. That
     /// hand-over takes the message out of stream order: a handler that must keep order parks the
     /// message itself (and the rest of its stream) and answers [`ConsumeOutcome::Done`] before
-    /// this limit is reached. (The client's own default retries in place forever.)
+    /// this limit is reached, or sets this limit so high it is never reached. (The client's own
+    /// default retries in place forever.)
     pub max_local_retries: u32,
     /// How long a queue pauses before a message answered with [`ConsumeOutcome::RetryLater`] is
     /// offered again (the client clamps it to 10 ms..=30 s).
@@ -48,19 +50,44 @@ pub struct OrderlyConsumerConfig {
 impl OrderlyConsumerConfig {
     /// All tags of `topic` for `consumer_group`; 16 local retries one second apart.
     pub fn new(consumer_group: impl Into<String>, topic: impl Into<String>) -> Self {
+        Self::for_topics(consumer_group, [topic])
+    }
+
+    /// All tags of each of `topics` for `consumer_group`; 16 local retries one second apart.
+    pub fn for_topics<T: Into<String>>(
+        consumer_group: impl Into<String>,
+        topics: impl IntoIterator<Item = T>,
+    ) -> Self {
         Self {
             consumer_group: consumer_group.into(),
-            topic: topic.into(),
-            tag_expression: "*".to_owned(),
+            subscriptions: topics
+                .into_iter()
+                .map(|topic| (topic.into(), "*".to_owned()))
+                .collect(),
             max_local_retries: 16,
             retry_delay: Duration::from_secs(1),
         }
     }
 
-    /// Filters on a tag expression such as `TagA || TagB`.
+    /// Filters every subscribed topic on a tag expression such as `TagA || TagB`.
     #[must_use]
     pub fn with_tags(mut self, tag_expression: impl Into<String>) -> Self {
-        self.tag_expression = tag_expression.into();
+        let tag_expression = tag_expression.into();
+        for (_, tags) in &mut self.subscriptions {
+            tags.clone_from(&tag_expression);
+        }
+        self
+    }
+
+    /// Also consumes `topic`, filtered on `tag_expression`.
+    #[must_use]
+    pub fn with_topic(
+        mut self,
+        topic: impl Into<String>,
+        tag_expression: impl Into<String>,
+    ) -> Self {
+        self.subscriptions
+            .push((topic.into(), tag_expression.into()));
         self
     }
 }
@@ -228,13 +255,12 @@ impl BrokerClient {
             .max_reconsume_times(i32::try_from(config.max_local_retries).unwrap_or(i32::MAX))
             .suspend_current_queue_time_millis(retry_delay_ms)
             .build();
-        inner
-            .subscribe(
-                config.topic.as_str(),
-                normalize_tag_expression(&config.tag_expression),
-            )
-            .await
-            .map_err(GatewayError::client("subscribe"))?;
+        for (topic, tags) in &config.subscriptions {
+            inner
+                .subscribe(topic.as_str(), normalize_tag_expression(tags))
+                .await
+                .map_err(GatewayError::client("subscribe"))?;
+        }
         inner.register_message_listener_orderly(Listener {
             group: config.consumer_group.clone(),
             handler,
@@ -245,8 +271,7 @@ impl BrokerClient {
             .map_err(GatewayError::client("start consumer"))?;
         tracing::debug!(
             consumer_group = %config.consumer_group,
-            topic = %config.topic,
-            tags = %config.tag_expression,
+            subscriptions = ?config.subscriptions,
             "orderly consumer started"
         );
         Ok(OrderlyConsumer {

@@ -71,6 +71,22 @@ pub enum GatewayError {
         waited: Duration,
     },
 
+    /// The topic has no publish queues (no route at the name server yet). Create the topic
+    /// (or wait for its route) and retry.
+    #[error("topic {topic} has no publish queues")]
+    NoRoute {
+        /// The topic that has no route.
+        topic: String,
+    },
+
+    /// A concurrent send task ended without an answer (it panicked or was cancelled). Treat as
+    /// not acknowledged: send again.
+    #[error("send task failed: {reason}")]
+    SendTask {
+        /// What happened to the task.
+        reason: String,
+    },
+
     /// A shutdown step left tasks running, panicked or timed out. The process is stopping anyway:
     /// log it; in tests it means a facade was not shut down before the client.
     #[error("unclean shutdown of the {stage}: {report}")]

@@ -21,6 +21,7 @@
 mod client;
 mod consumer;
 mod error;
+mod event_message;
 mod producer;
 mod topic;
 
@@ -29,4 +30,5 @@ pub use consumer::{
     ConsumeOutcome, OrderlyConsumer, OrderlyConsumerConfig, OrderlyHandler, ReceivedMessage,
 };
 pub use error::GatewayError;
+pub use event_message::{DecodeError, EventTopics, OutgoingEvent, decode_event, property};
 pub use producer::{Producer, SendReceipt};

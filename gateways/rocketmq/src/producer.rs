@@ -1,15 +1,38 @@
 //! Producing with per-stream order: every message of one stream goes to the same queue.
+//!
+//! Two ways to send, with the same queue choice: [`Producer::send_ordered`] sends one message
+//! through the client's `SelectMessageQueueByHash`; [`Producer::send_events`] groups many events
+//! by that same queue and sends each group with `send_batch_to_queue` (design note 6), keeping
+//! the input order within every queue.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rocketmq_client_rust::{
     ClientError, DefaultMQProducer, MessageQueueSelector, SelectMessageQueueByHash, SendStatus,
 };
+use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tracing::instrument;
 
 use crate::client::BrokerClient;
 use crate::error::GatewayError;
+use crate::event_message::OutgoingEvent;
+
+mod batch;
+
+use batch::{QueueGroup, estimated_size, send_group};
+
+/// How long a topic's publish queue list is reused before it is fetched again from the name
+/// server (the client refreshes its own route table every 30 s).
+const QUEUE_LIST_TTL: Duration = Duration::from_secs(30);
+/// Most batches in flight at once across queues of one [`Producer::send_events`] call (each
+/// queue's batches still go one after another). Unbounded concurrent sends fail (ROCKETMQ.md).
+const MAX_BATCHES_IN_FLIGHT: usize = 8;
 
 /// Where the broker stored an acknowledged message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,10 +45,15 @@ pub struct SendReceipt {
     pub queue_offset: u64,
 }
 
+/// A topic's publish queues and when they were fetched.
+type CachedQueues = (Instant, Arc<Vec<MessageQueue>>);
+
 /// A started producer of one producer group.
 pub struct Producer {
     inner: DefaultMQProducer,
     group: String,
+    /// Publish queues per topic, as the selector of `send_ordered` sees them, and when fetched.
+    queues: Mutex<HashMap<String, CachedQueues>>,
 }
 
 impl fmt::Debug for Producer {
@@ -51,6 +79,7 @@ impl BrokerClient {
         Ok(Producer {
             inner,
             group: producer_group.to_owned(),
+            queues: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -127,6 +156,136 @@ impl Producer {
                 status: other.map(|result| result.send_status),
             }),
         }
+    }
+
+    /// Sends `events`, given in log order, grouped by target queue: each group goes with
+    /// `send_batch_to_queue` to exactly the queue [`Producer::send_ordered`] would choose for its
+    /// stream (`SelectMessageQueueByHash` over the topic's publish queues, applied to
+    /// [`OutgoingEvent::selector`]), in input order, split into batches of at most
+    /// `max_batch_bytes` (estimated encoded size; a single larger event goes alone).
+    ///
+    /// Each queue's batches go one after another, each only after the previous one was
+    /// acknowledged; different queues proceed concurrently (a few batches in flight).
+    ///
+    /// `Ok` only if every batch was answered `SEND_OK` (design note 7); the receipts are in the
+    /// order of `events`. On `Err` some batches may have been stored: send the same events
+    /// again (consumers drop what they already applied), never only the rest.
+    #[instrument(skip_all, fields(producer_group = %self.group, events = events.len()))]
+    pub async fn send_events(
+        &self,
+        events: &[OutgoingEvent],
+        max_batch_bytes: usize,
+    ) -> Result<Vec<SendReceipt>, GatewayError> {
+        // Group by target queue, in order of first appearance; each group keeps input order.
+        let mut groups: Vec<QueueGroup> = Vec::new();
+        let mut group_of: HashMap<(String, String, i32), usize> = HashMap::new();
+        let mut queue_lists: HashMap<String, Arc<Vec<MessageQueue>>> = HashMap::new();
+        for (index, event) in events.iter().enumerate() {
+            let queues = match queue_lists.get(&event.topic) {
+                Some(queues) => Arc::clone(queues),
+                None => {
+                    let queues = self.publish_queues(&event.topic).await?;
+                    queue_lists.insert(event.topic.clone(), Arc::clone(&queues));
+                    queues
+                }
+            };
+            let pairs = event.property_pairs();
+            let message = build_message(
+                &event.topic,
+                &event.tag,
+                &event.key,
+                event.body.clone(),
+                &pairs,
+            )
+            .map_err(|source| GatewayError::InvalidMessage {
+                topic: event.topic.clone(),
+                source,
+            })?;
+            let selector = event.selector.as_str();
+            let queue = SelectMessageQueueByHash
+                .select(&queues, &message, &selector)
+                .ok_or_else(|| GatewayError::NoRoute {
+                    topic: event.topic.clone(),
+                })?;
+            let key = (
+                event.topic.clone(),
+                queue.broker_name().to_string(),
+                queue.queue_id(),
+            );
+            let slot = *group_of.entry(key).or_insert_with(|| {
+                groups.push(QueueGroup {
+                    topic: event.topic.clone(),
+                    queue,
+                    messages: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[slot]
+                .messages
+                .push((index, estimated_size(event), message));
+        }
+
+        let permits = Arc::new(Semaphore::new(MAX_BATCHES_IN_FLIGHT));
+        let mut tasks = JoinSet::new();
+        for group in groups {
+            let producer = self.inner.clone();
+            let permits = Arc::clone(&permits);
+            let span = tracing::Span::current();
+            tasks.spawn(tracing::Instrument::instrument(
+                send_group(producer, group, max_batch_bytes, permits),
+                span,
+            ));
+        }
+        let mut receipts: Vec<(usize, SendReceipt)> = Vec::with_capacity(events.len());
+        while let Some(joined) = tasks.join_next().await {
+            // Returning early drops the set, which aborts the other queues' sends.
+            match joined {
+                Ok(Ok(group_receipts)) => receipts.extend(group_receipts),
+                Ok(Err(error)) => return Err(error),
+                Err(join_error) => {
+                    return Err(GatewayError::SendTask {
+                        reason: join_error.to_string(),
+                    });
+                }
+            }
+        }
+        receipts.sort_by_key(|(index, _)| *index);
+        Ok(receipts.into_iter().map(|(_, receipt)| receipt).collect())
+    }
+
+    /// The topic's publish queues in the order the client's selector sees them, cached for
+    /// [`QUEUE_LIST_TTL`].
+    async fn publish_queues(&self, topic: &str) -> Result<Arc<Vec<MessageQueue>>, GatewayError> {
+        if let Some((fetched, queues)) = self.cached_queues(topic)
+            && fetched.elapsed() < QUEUE_LIST_TTL
+        {
+            return Ok(queues);
+        }
+        // The fetch needs `&mut`; a clone shares the producer's state.
+        let mut producer = self.inner.clone();
+        let queues = producer
+            .fetch_publish_message_queues(topic)
+            .await
+            .map_err(GatewayError::client("fetch publish queues"))?;
+        if queues.is_empty() {
+            return Err(GatewayError::NoRoute {
+                topic: topic.to_owned(),
+            });
+        }
+        let queues = Arc::new(queues);
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic.to_owned(), (Instant::now(), Arc::clone(&queues)));
+        Ok(queues)
+    }
+
+    fn cached_queues(&self, topic: &str) -> Option<CachedQueues> {
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(topic)
+            .map(|(fetched, queues)| (*fetched, Arc::clone(queues)))
     }
 
     /// Stops the producer and releases its share of the client instance.

@@ -1,0 +1,20 @@
+//! `commerce-relay`: the relay process (`$all` → RocketMQ). Settings come from the usual layers
+//! (`APP_DATABASE__URL`, `APP_ROCKETMQ__…`, `APP_RELAY__…`); see the `relay` crate.
+#![forbid(unsafe_code)]
+#![recursion_limit = "512"]
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let settings = settings::Settings::load()?;
+    relay::Relay::build(settings)
+        .await?
+        .run_until_stopped()
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! The relay: tails the event log gap-safely and publishes every event to RocketMQ, ordered per
+//! stream, at least once, with exactly one active replica per relay name.
+//!
+//! - [`Relay`] is the process: leadership (a PostgreSQL session advisory lock), topic set-up,
+//!   the publish loop, metrics, clean shutdown. `commerce-relay` is its binary.
+//! - [`Pump`] is one batch step, generic over a [`Publisher`] and a [`CheckpointStore`], so its
+//!   invariant (see `pump.rs`) is tested without a broker or a database.
+//! - [`RocketMqPublisher`] and [`PgCheckpoints`] are the real publisher and checkpoint store.
+//!
+//! # Running it
+//!
+//! In-process (tests do this):
+//!
+//! ```no_run
+//! # async fn example(settings: settings::Settings) -> Result<(), relay::RelayError> {
+//! let relay = relay::Relay::build(settings).await?;
+//! let metrics = relay.metrics(); // or scrape relay.metrics_addr()
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let running = tokio::spawn(relay.run(async { let _ = stopped.await; }));
+//! // ...
+//! let _ = stop.send(());
+//! running.await.expect("relay task")?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! As a process: `commerce-relay`, configured like every process (`APP_DATABASE__URL`,
+//! `APP_ROCKETMQ__NAME_SERVER`, `APP_ROCKETMQ__TOPIC_PREFIX`, `APP_ROCKETMQ__QUEUES`,
+//! `APP_RELAY__NAME`, `APP_RELAY__PRODUCER_GROUP`, `APP_RELAY__BATCH_SIZE`,
+//! `APP_RELAY__MAX_BATCH_BYTES`, `APP_RELAY__RETRY_INITIAL_MS`, `APP_RELAY__RETRY_MAX_MS`,
+//! `APP_RELAY__STANDBY_POLL_MS`, `APP_RELAY__METRICS_LISTEN` — empty for no endpoint). It stops
+//! cleanly on SIGTERM or ctrl-c. Replicas sharing `relay.name` elect one publisher among
+//! themselves; the checkpoint row in `relay_checkpoints` has that name too.
+#![forbid(unsafe_code)]
+// The RocketMQ client futures are deep state machines (see `rocketmq-gateway`).
+#![recursion_limit = "512"]
+
+mod checkpoint;
+mod error;
+mod leadership;
+mod metrics;
+mod publisher;
+mod pump;
+mod startup;
+
+pub use checkpoint::PgCheckpoints;
+pub use error::RelayError;
+pub use leadership::{Leader, Standby};
+pub use metrics::RelayMetrics;
+pub use publisher::{KNOWN_CATEGORIES, RocketMqPublisher};
+pub use pump::{Backoff, CheckpointStore, Publisher, Pump};
+pub use startup::Relay;

@@ -1,0 +1,72 @@
+//! The relay's Prometheus metrics, served on `relay.metrics_listen`.
+
+use metrics_gateway::{Counter, Gauge, Registry};
+
+/// Handles to every relay metric; clones share the values.
+#[derive(Debug, Clone, Default)]
+pub struct RelayMetrics {
+    /// Events acknowledged by the broker (`relay_published_events_total`).
+    pub published_events: Counter,
+    /// Batches acknowledged by the broker (`relay_batches_total`).
+    pub batches: Counter,
+    /// Failed publish attempts, each followed by a retry (`relay_send_failures_total`).
+    pub send_failures: Counter,
+    /// 1 while this replica holds the leadership lock and publishes, else 0 (`relay_active`).
+    pub active: Gauge,
+    /// Global position of the stored checkpoint (`relay_checkpoint_position`).
+    pub checkpoint_position: Gauge,
+    /// Highest position in the log minus the checkpoint's position (`relay_lag_positions`).
+    pub lag_positions: Gauge,
+    /// Age of the last published event when it was acknowledged; 0 when caught up
+    /// (`relay_lag_ms`).
+    pub lag_ms: Gauge,
+    /// How long a long-running transaction has held the tailer back; 0 when not held back
+    /// (`relay_held_back_ms`).
+    pub held_back_ms: Gauge,
+}
+
+impl RelayMetrics {
+    /// Registers every metric in `registry` under the `relay_` names above.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "relay_published_events",
+            "Events acknowledged by the broker",
+            self.published_events.clone(),
+        );
+        registry.register(
+            "relay_batches",
+            "Batches acknowledged by the broker",
+            self.batches.clone(),
+        );
+        registry.register(
+            "relay_send_failures",
+            "Failed publish attempts (each is retried)",
+            self.send_failures.clone(),
+        );
+        registry.register(
+            "relay_active",
+            "1 while this replica holds the leadership lock",
+            self.active.clone(),
+        );
+        registry.register(
+            "relay_checkpoint_position",
+            "Global position of the stored checkpoint",
+            self.checkpoint_position.clone(),
+        );
+        registry.register(
+            "relay_lag_positions",
+            "Highest log position minus the checkpoint position",
+            self.lag_positions.clone(),
+        );
+        registry.register(
+            "relay_lag_ms",
+            "Age of the last published event at acknowledgement; 0 when caught up",
+            self.lag_ms.clone(),
+        );
+        registry.register(
+            "relay_held_back_ms",
+            "How long a running transaction has held the tailer back",
+            self.held_back_ms.clone(),
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Building and running the relay process: leadership, the publish loop, metrics, shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_store::{AllPosition, EventStore, RecordedEvent, Subscription};
+use futures::FutureExt;
+use metrics_gateway::{MetricsServer, Registry};
+use rocketmq_gateway::{BrokerClient, BrokerClientConfig, EventTopics, Producer};
+use settings::Settings;
+use sqlx::postgres::PgConnectOptions;
+use tracing::{error, info, warn};
+
+use crate::pump::{Backoff, Pump, error_chain, millis_since};
+use crate::{
+    KNOWN_CATEGORIES, PgCheckpoints, RelayError, RelayMetrics, RocketMqPublisher, Standby,
+};
+
+/// How often lag and held-back metrics are refreshed.
+const OBSERVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A built relay, ready to run. Run it to the end ([`Relay::run`]): that also shuts the broker
+/// client down, which must not simply be dropped inside a runtime.
+pub struct Relay {
+    settings: Settings,
+    store: EventStore,
+    lock_options: PgConnectOptions,
+    broker: BrokerClient,
+    metrics: RelayMetrics,
+    metrics_server: Option<MetricsServer>,
+}
+
+impl Relay {
+    /// Connects lazily to PostgreSQL, builds the broker client and starts the metrics endpoint
+    /// (unless `relay.metrics_listen` is empty). Publishing starts with [`Relay::run`].
+    pub async fn build(settings: Settings) -> Result<Self, RelayError> {
+        let pool = event_store::connect_lazy(&settings.database)?;
+        let lock_options = event_store::connect_options(&settings.database)?;
+        let store = EventStore::new(pool, settings.event_store.clone());
+        let metrics = RelayMetrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let listen = settings.relay.metrics_listen.trim();
+        let metrics_server = if listen.is_empty() {
+            None
+        } else {
+            Some(
+                MetricsServer::start(listen, Arc::new(registry))
+                    .await
+                    .map_err(|source| RelayError::Metrics {
+                        listen: listen.to_owned(),
+                        source,
+                    })?,
+            )
+        };
+        let broker = BrokerClient::new(BrokerClientConfig::new(
+            settings.rocketmq.name_server.clone(),
+        ))?;
+        Ok(Self {
+            settings,
+            store,
+            lock_options,
+            broker,
+            metrics,
+            metrics_server,
+        })
+    }
+
+    /// Where `/metrics` is served, if anywhere (useful with port 0).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|server| server.local_addr)
+    }
+
+    /// The relay's metrics, e.g. for in-process tests.
+    pub fn metrics(&self) -> RelayMetrics {
+        self.metrics.clone()
+    }
+
+    /// Runs until SIGTERM or ctrl-c, then stops cleanly.
+    pub async fn run_until_stopped(self) -> Result<(), RelayError> {
+        self.run(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` completes: waits as standby for the leadership lock, publishes
+    /// while it holds the lock, steps down when the lock's connection fails or the active phase
+    /// fails, and contends again.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RelayError> {
+        tokio::pin!(shutdown);
+        let name = self.settings.relay.name.clone();
+        let poll = Duration::from_millis(self.settings.relay.standby_poll_ms.max(1));
+        let mut standby = Standby::new(self.lock_options.clone(), name.clone());
+        loop {
+            let leader = tokio::select! {
+                leader = standby.acquire(poll) => leader,
+                () = &mut shutdown => break,
+            };
+            info!(relay = %name, "relay active: holding the leadership lock");
+            self.metrics.active.set(1);
+            let mut producer: Option<Producer> = None;
+            let outcome = tokio::select! {
+                outcome = self.active(&mut producer) => Some(outcome),
+                () = leader.lost() => Some(RelayError::LeadershipLost),
+                () = &mut shutdown => None,
+            };
+            self.metrics.active.set(0);
+            if let Some(producer) = producer {
+                producer.shutdown().await;
+            }
+            leader.release().await;
+            let Some(error) = outcome else { break };
+            error!(relay = %name, error = %error_chain(&error), "relay stepped down");
+            let pause = Duration::from_millis(self.settings.relay.retry_max_ms);
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = &mut shutdown => break,
+            }
+        }
+        info!(relay = %name, "relay stopping");
+        if let Some(server) = self.metrics_server {
+            server.stop();
+        }
+        self.broker.shutdown().await?;
+        Ok(())
+    }
+
+    /// The active phase: producer, topics, checkpoint, then the publish loop. Returns only on
+    /// an error; stopped by being dropped.
+    async fn active(&self, producer_slot: &mut Option<Producer>) -> RelayError {
+        let relay = &self.settings.relay;
+        let backoff = Backoff {
+            initial: Duration::from_millis(relay.retry_initial_ms.max(1)),
+            max: Duration::from_millis(relay.retry_max_ms.max(1)),
+        };
+        let producer = match self.broker.start_producer(&relay.producer_group).await {
+            Ok(producer) => producer_slot.insert(producer),
+            Err(error) => return error.into(),
+        };
+        let mut publisher = RocketMqPublisher::new(
+            &self.broker,
+            producer,
+            EventTopics::new(self.settings.rocketmq.topic_prefix.clone()),
+            self.settings.rocketmq.queues,
+            relay.max_batch_bytes,
+        );
+        for category in KNOWN_CATEGORIES {
+            let mut failures = 0;
+            while let Err(error) = publisher.ensure_topic(category).await {
+                failures += 1;
+                warn!(category, error = %error_chain(&error), failures, "creating topic failed; retrying");
+                tokio::time::sleep(backoff.delay(failures)).await;
+            }
+        }
+        let checkpoints = PgCheckpoints::new(self.store.pool().clone(), relay.name.clone());
+        let mut pump = Pump::new(publisher, checkpoints, backoff, self.metrics.clone());
+        self.publish_loop(&mut pump).await
+    }
+
+    async fn publish_loop(
+        &self,
+        pump: &mut Pump<RocketMqPublisher<'_>, PgCheckpoints>,
+    ) -> RelayError {
+        let mut checkpoint = pump.load_checkpoint().await;
+        info!(%checkpoint, "relay resuming after checkpoint");
+        self.metrics
+            .checkpoint_position
+            .set(i64::try_from(checkpoint.position).unwrap_or(i64::MAX));
+        let mut subscription = match self.store.subscribe_all(checkpoint).await {
+            Ok(subscription) => subscription,
+            Err(error) => return error.into(),
+        };
+        let batch_size = self.settings.relay.batch_size.max(1);
+        let mut observed = Instant::now();
+        let mut tick = tokio::time::interval(OBSERVE_INTERVAL);
+        loop {
+            let first = tokio::select! {
+                next = subscription.next() => match next {
+                    Some(Ok(event)) => event,
+                    Some(Err(error)) => return error.into(),
+                    None => return RelayError::SubscriptionEnded,
+                },
+                _ = tick.tick() => {
+                    self.observe(&subscription, checkpoint).await;
+                    observed = Instant::now();
+                    continue;
+                }
+            };
+            let batch = match take_ready(&mut subscription, first, batch_size) {
+                Ok(batch) => batch,
+                Err(error) => return error,
+            };
+            if let Some(at) = pump.process(&batch).await {
+                checkpoint = at;
+            }
+            if observed.elapsed() >= OBSERVE_INTERVAL {
+                self.observe(&subscription, checkpoint).await;
+                observed = Instant::now();
+            }
+        }
+    }
+
+    /// Refreshes the lag and held-back metrics. Failures only leave the gauges stale.
+    async fn observe(&self, subscription: &Subscription, checkpoint: AllPosition) {
+        let status = subscription.status();
+        self.metrics.held_back_ms.set(
+            status
+                .held_back_by
+                .map_or(0, |(_, since)| millis_since(since)),
+        );
+        let head: Result<Option<i64>, _> = sqlx::query_scalar("SELECT max(position) FROM events")
+            .fetch_one(self.store.pool())
+            .await;
+        match head {
+            Ok(head) => {
+                let head = u64::try_from(head.unwrap_or(0)).unwrap_or(0);
+                let lag = head.saturating_sub(checkpoint.position);
+                self.metrics
+                    .lag_positions
+                    .set(i64::try_from(lag).unwrap_or(i64::MAX));
+                if lag == 0 {
+                    self.metrics.lag_ms.set(0);
+                }
+            }
+            Err(error) => warn!(%error, "reading the log head failed"),
+        }
+    }
+}
+
+/// `first` and every further event the subscription has ready right now, up to `limit`.
+fn take_ready(
+    subscription: &mut Subscription,
+    first: RecordedEvent,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, RelayError> {
+    let mut batch = vec![first];
+    while batch.len() < limit {
+        // `next` is cancel-safe (a channel receive): polling it once and dropping it loses
+        // nothing.
+        match subscription.next().now_or_never() {
+            Some(Some(Ok(event))) => batch.push(event),
+            Some(Some(Err(error))) => return Err(error.into()),
+            Some(None) => return Err(RelayError::SubscriptionEnded),
+            None => break,
+        }
+    }
+    Ok(batch)
+}
+
+/// Completes on SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            warn!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => info!("ctrl-c received"),
+        () = terminate => info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,193 @@
+//! The `commerce-relay` binary as real processes: one active replica at a time, fail-over after
+//! SIGKILL, and a crash in the middle of a stream that loses nothing and reorders nothing.
+#![recursion_limit = "512"]
+
+mod support;
+
+use std::process::Child;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use support::{
+    Collector, World, append_interleaved, assert_complete_in_stream_order, free_port, scrape,
+    streams, wait_until,
+};
+
+const BUDGET: Duration = Duration::from_secs(180);
+
+/// Kills the child with SIGKILL and reaps it.
+fn sigkill(child: &mut Child) {
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
+
+/// Sends SIGTERM and waits (with a deadline) for a clean exit.
+async fn sigterm_and_wait(child: &mut Child, deadline: Instant) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            assert!(status.success(), "relay exited with {status}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "relay did not stop after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Kills a child left running when a test fails.
+struct Reaper(Vec<Child>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_one_of_two_relays_publishes_and_the_other_takes_over_after_a_sigkill() {
+    support::init_logging();
+    let deadline = Instant::now() + BUDGET;
+    let world = World::create().await;
+    let streams = streams(6);
+    let collector = Collector::start(&world.settings, &world.prefix).await;
+    let ports = [free_port(), free_port()];
+    let mut relays = Reaper(vec![
+        world.spawn_relay(ports[0]),
+        world.spawn_relay(ports[1]),
+    ]);
+
+    wait_until(
+        deadline,
+        "one relay is active and the other standby",
+        || async {
+            let a = scrape(ports[0], "relay_active").await;
+            let b = scrape(ports[1], "relay_active").await;
+            matches!((a, b), (Some(a), Some(b)) if a + b == 1.0)
+        },
+    )
+    .await;
+    let active = usize::from(scrape(ports[1], "relay_active").await == Some(1.0));
+    let standby = 1 - active;
+
+    append_interleaved(&world.store, &streams, 0..20, 2).await;
+    wait_until(deadline, "the first 120 events arrived", || async {
+        collector.distinct() == 120
+    })
+    .await;
+    let before_kill = collector.received();
+    assert_eq!(
+        before_kill.len(),
+        120,
+        "no event is published twice while both relays live"
+    );
+    assert_eq!(
+        scrape(ports[standby], "relay_published_events_total").await,
+        Some(0.0),
+        "the standby published nothing"
+    );
+    assert_eq!(scrape(ports[standby], "relay_active").await, Some(0.0));
+
+    sigkill(&mut relays.0[active]);
+    let killed_at = Instant::now();
+    wait_until(
+        killed_at + Duration::from_secs(15),
+        "the standby takes over",
+        || async { scrape(ports[standby], "relay_active").await == Some(1.0) },
+    )
+    .await;
+    eprintln!("take-over after SIGKILL: {:?}", killed_at.elapsed());
+
+    append_interleaved(&world.store, &streams, 20..40, 2).await;
+    wait_until(deadline, "all 240 events arrived", || async {
+        collector.distinct() == 240
+    })
+    .await;
+    let received = collector.received();
+    assert_complete_in_stream_order(&received, &streams, 40);
+    let last = world.last_position().await;
+    wait_until(
+        deadline,
+        "the checkpoint reaches the last event",
+        || async { world.checkpoint().await == Some(last) },
+    )
+    .await;
+
+    sigterm_and_wait(&mut relays.0[standby], deadline).await;
+    collector.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_killed_mid_stream_and_restarted_delivers_everything_at_least_once_in_order() {
+    support::init_logging();
+    let deadline = Instant::now() + BUDGET;
+    let world = World::create().await;
+    let streams = streams(20);
+    let per_stream = 200u64;
+    let total = streams.len() * per_stream as usize;
+    let collector = Collector::start(&world.settings, &world.prefix).await;
+    let port = free_port();
+    let mut relays = Reaper(vec![world.spawn_relay(port)]);
+
+    // An open-loop load: 5 events per stream (100 events) every 20 ms while the relay runs.
+    let store = world.store.clone();
+    let load_streams = streams.clone();
+    let load = tokio::spawn(async move {
+        let mut pace = tokio::time::interval(Duration::from_millis(20));
+        let mut version = 0;
+        while version < per_stream {
+            pace.tick().await;
+            append_interleaved(&store, &load_streams, version..version + 5, 5).await;
+            version += 5;
+        }
+    });
+
+    wait_until(deadline, "the relay has published 1,000 events", || async {
+        scrape(port, "relay_published_events_total")
+            .await
+            .is_some_and(|published| published >= 1_000.0)
+    })
+    .await;
+    assert!(
+        !load.is_finished(),
+        "the relay is killed while events keep coming"
+    );
+    sigkill(&mut relays.0[0]);
+    let checkpoint_at_kill = world.checkpoint().await.unwrap_or_default();
+    relays.0.push(world.spawn_relay(port));
+
+    load.await.expect("load generator");
+    assert_eq!(world.db.event_count().await as usize, total);
+    let started = Instant::now();
+    wait_until(deadline, "every event arrived", || async {
+        collector.distinct() == total
+    })
+    .await;
+    eprintln!(
+        "killed with the checkpoint at {checkpoint_at_kill}; everything arrived {:?} after the load ended",
+        started.elapsed()
+    );
+    let received = collector.received();
+    let duplicates = assert_complete_in_stream_order(&received, &streams, per_stream);
+    eprintln!("{duplicates} duplicates of {total} events after the crash");
+    let last = world.last_position().await;
+    wait_until(
+        deadline,
+        "the checkpoint reaches the last event",
+        || async { world.checkpoint().await == Some(last) },
+    )
+    .await;
+
+    sigterm_and_wait(&mut relays.0[1], deadline).await;
+    collector.stop().await;
+}

@@ -1,0 +1,274 @@
+//! Read model `inventory_ledger` (PostgreSQL, category `product`): every stock movement, one
+//! row per SKU per stock event.
+//!
+//! Table `rm_inventory_ledger`, primary key `(position, item_no)` (global position of the event,
+//! index of the SKU within it): `product_id`, `sku_id`, `movement`, `quantity`, the deltas, the
+//! SKU's levels after the movement (`on_hand`, `reserved`, `available`, carried by the events),
+//! `reservation_id` (none for a restock), `stream_version` and `at` (the event's time). Index
+//! `(sku_id, position)` serves [`for_sku`].
+//!
+//! | event | movement | Δ on hand | Δ reserved |
+//! |---|---|---|---|
+//! | `SkuRestocked` | `restock` | +q | 0 |
+//! | `StockReserved` | `reserve` | 0 | +q |
+//! | `StockReleased` | `release` | 0 | −q |
+//! | `StockCommitted` | `commit` | −q | −q |
+//!
+//! Other product events (creation, SKUs added, discontinuations) move no stock: no rows.
+
+use aggregates::{
+    ProductId, ReservationId, SkuId,
+    product::{ProductEvent, StockChange},
+};
+use chrono::{DateTime, Utc};
+use event_store::RecordedEvent;
+use futures::future::BoxFuture;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{ReadError, decode, int8, page_limit};
+use crate::{PostgresProjection, ProjectionError};
+
+/// The `inventory_ledger` projection.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InventoryLedger;
+
+impl PostgresProjection for InventoryLedger {
+    fn name(&self) -> &'static str {
+        "inventory_ledger"
+    }
+
+    fn categories(&self) -> &'static [&'static str] {
+        &["product"]
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_inventory_ledger"]
+    }
+
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        event: &'a RecordedEvent,
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply(tx, event))
+    }
+}
+
+/// What kind of stock movement a ledger row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    /// Items received.
+    Restock,
+    /// Items held for a reservation.
+    Reserve,
+    /// A reservation's items made available again.
+    Release,
+    /// A reservation's items left stock.
+    Commit,
+}
+
+impl Movement {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restock => "restock",
+            Self::Reserve => "reserve",
+            Self::Release => "release",
+            Self::Commit => "commit",
+        }
+    }
+
+    fn parse(name: &str) -> Result<Self, ReadError> {
+        Ok(match name {
+            "restock" => Self::Restock,
+            "reserve" => Self::Reserve,
+            "release" => Self::Release,
+            "commit" => Self::Commit,
+            other => return Err(ReadError::Corrupt(format!("stock movement {other:?}"))),
+        })
+    }
+
+    /// `(Δ on hand, Δ reserved)` for `quantity` items.
+    fn deltas(self, quantity: i64) -> (i64, i64) {
+        match self {
+            Self::Restock => (quantity, 0),
+            Self::Reserve => (0, quantity),
+            Self::Release => (0, -quantity),
+            Self::Commit => (-quantity, -quantity),
+        }
+    }
+}
+
+async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    let Some(decoded) = decode::<ProductEvent>(event)? else {
+        return Ok(());
+    };
+    let (product_id, movement, reservation, items, at) = match decoded {
+        ProductEvent::SkuRestocked {
+            product_id,
+            sku_id,
+            quantity,
+            on_hand,
+            reserved,
+            available,
+            at,
+        } => {
+            let item = StockChange {
+                sku_id,
+                quantity,
+                on_hand,
+                reserved,
+                available,
+            };
+            (product_id, Movement::Restock, None, vec![item], at)
+        }
+        ProductEvent::StockReserved {
+            product_id,
+            reservation_id,
+            items,
+            at,
+        } => (
+            product_id,
+            Movement::Reserve,
+            Some(reservation_id),
+            items,
+            at,
+        ),
+        ProductEvent::StockReleased {
+            product_id,
+            reservation_id,
+            items,
+            at,
+        } => (
+            product_id,
+            Movement::Release,
+            Some(reservation_id),
+            items,
+            at,
+        ),
+        ProductEvent::StockCommitted {
+            product_id,
+            reservation_id,
+            items,
+            at,
+        } => (
+            product_id,
+            Movement::Commit,
+            Some(reservation_id),
+            items,
+            at,
+        ),
+        ProductEvent::ProductCreated { .. }
+        | ProductEvent::SkuAdded { .. }
+        | ProductEvent::ProductDiscontinued { .. }
+        | ProductEvent::SkuDiscontinued { .. } => return Ok(()),
+    };
+    for (item_no, item) in items.iter().enumerate() {
+        let (delta_on_hand, delta_reserved) = movement.deltas(i64::from(item.quantity));
+        sqlx::query(
+            "INSERT INTO rm_inventory_ledger (position, item_no, product_id, sku_id, movement, \
+                 quantity, delta_on_hand, delta_reserved, on_hand, reserved, available, \
+                 reservation_id, stream_version, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(int8(event.position))
+        .bind(i32::try_from(item_no).unwrap_or(i32::MAX))
+        .bind(product_id.0)
+        .bind(item.sku_id.0)
+        .bind(movement.as_str())
+        .bind(i64::from(item.quantity))
+        .bind(delta_on_hand)
+        .bind(delta_reserved)
+        .bind(i64::from(item.on_hand))
+        .bind(i64::from(item.reserved))
+        .bind(i64::from(item.available))
+        .bind(reservation.map(|id: ReservationId| id.0))
+        .bind(int8(event.version))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One stock movement of one SKU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// Global position of the stock event: the order of the ledger and its paging cursor.
+    pub position: i64,
+    pub product_id: ProductId,
+    pub sku_id: SkuId,
+    pub movement: Movement,
+    pub quantity: u32,
+    pub delta_on_hand: i64,
+    pub delta_reserved: i64,
+    /// Levels after the movement.
+    pub on_hand: u32,
+    pub reserved: u32,
+    pub available: u32,
+    /// The reservation moved (usually the order id); `None` for a restock.
+    pub reservation_id: Option<ReservationId>,
+    /// Version of the product stream that recorded it.
+    pub stream_version: u64,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LedgerRow {
+    position: i64,
+    product_id: Uuid,
+    sku_id: Uuid,
+    movement: String,
+    quantity: i64,
+    delta_on_hand: i64,
+    delta_reserved: i64,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
+    reservation_id: Option<Uuid>,
+    stream_version: i64,
+    at: DateTime<Utc>,
+}
+
+/// Movements of `sku_id` in log order, after position `after` (the last `position` of the
+/// previous page); `limit` is clamped to 1..=500.
+pub async fn for_sku(
+    pool: &PgPool,
+    sku_id: SkuId,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<LedgerEntry>, ReadError> {
+    let rows: Vec<LedgerRow> = sqlx::query_as(
+        "SELECT position, product_id, sku_id, movement, quantity, delta_on_hand, \
+             delta_reserved, on_hand, reserved, available, reservation_id, stream_version, at \
+         FROM rm_inventory_ledger \
+         WHERE sku_id = $1 AND ($2::int8 IS NULL OR position > $2) \
+         ORDER BY position, item_no LIMIT $3",
+    )
+    .bind(sku_id.0)
+    .bind(after)
+    .bind(page_limit(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(entry).collect()
+}
+
+fn entry(row: LedgerRow) -> Result<LedgerEntry, ReadError> {
+    let count = |value: i64| u32::try_from(value).unwrap_or_default();
+    Ok(LedgerEntry {
+        position: row.position,
+        product_id: ProductId(row.product_id),
+        sku_id: SkuId(row.sku_id),
+        movement: Movement::parse(&row.movement)?,
+        quantity: count(row.quantity),
+        delta_on_hand: row.delta_on_hand,
+        delta_reserved: row.delta_reserved,
+        on_hand: count(row.on_hand),
+        reserved: count(row.reserved),
+        available: count(row.available),
+        reservation_id: row.reservation_id.map(ReservationId),
+        stream_version: row.stream_version as u64,
+        at: row.at,
+    })
+}

@@ -1,0 +1,96 @@
+//! The runtime's errors, and which of them mean "the infrastructure is away, wait" rather than
+//! "this event is bad, park it".
+
+use crate::ProjectionError;
+
+/// Why the runtime could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The read model refused the event (or its storage failed while applying it). Retried,
+    /// then parked, unless [`RuntimeError::is_transient`].
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    /// The event log could not be read. Usually transient.
+    #[error("event log: {0}")]
+    Store(#[from] event_store::StoreError),
+    /// PostgreSQL failed outside the read model's own code (markers, parking). Usually transient.
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    /// Redis failed outside the read model's own code (markers, epoch). Usually transient.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A gap could not be filled: the log lacks a version before the event being applied. A bug
+    /// or a foreign database: parked.
+    #[error("the log has no version {missing} of {stream} (needed before version {version})")]
+    MissingFromLog {
+        stream: String,
+        missing: u64,
+        version: u64,
+    },
+    /// A rebuild waited too long for an open transaction (transaction id `watermark`, anywhere
+    /// on the server) that holds `$all` back. Find and end it, then rebuild again.
+    #[error("the log is held back by transaction {watermark}; rebuild again later")]
+    HeldBack { watermark: u64 },
+    /// The broker could not be reached or refused a set-up step. Retry at start-up.
+    #[error("rocketmq: {0}")]
+    Broker(#[from] rocketmq_gateway::GatewayError),
+    /// No projection of that name runs in this process. Check the name (`parked list`).
+    #[error("unknown projection {0}")]
+    UnknownProjection(String),
+    /// The operator named a parked event that does not exist.
+    #[error("no parked event of {projection} for {stream} at version {version}")]
+    NotParked {
+        projection: String,
+        stream: String,
+        version: u64,
+    },
+    /// A parked event could not be re-driven; it stays parked with this error (and the stream
+    /// stays stopped).
+    #[error("re-drive of {stream} stopped at version {version:?}: {error}")]
+    RedriveFailed {
+        stream: String,
+        version: Option<u64>,
+        error: String,
+    },
+    /// The metrics endpoint could not listen.
+    #[error("metrics endpoint: {0}")]
+    Metrics(#[source] std::io::Error),
+}
+
+impl RuntimeError {
+    /// Whether the error says a dependency is unreachable (connection refused or dropped, pool
+    /// timeout) rather than that the event is bad. Such errors never park an event: the queue
+    /// waits instead, so an outage does not stop every stream.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Projection(ProjectionError::Postgres(error)) | Self::Postgres(error) => {
+                sql_transient(error)
+            }
+            Self::Projection(ProjectionError::Redis(error)) | Self::Redis(error) => {
+                redis_transient(error)
+            }
+            Self::Store(event_store::StoreError::Database(error)) => sql_transient(error),
+            Self::Broker(_) => true,
+            _ => false,
+        }
+    }
+}
+
+fn sql_transient(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+fn redis_transient(error: &redis::RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+}

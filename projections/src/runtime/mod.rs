@@ -1,0 +1,141 @@
+//! The projection runtime: how events reach the read models, effectively once.
+//!
+//! - [`apply`](ProjectionRuntime::apply) (file `apply.rs`): the one function that applies an event
+//!   to a read model, used by the live consumer, by rebuilds and by re-drives. It checks and
+//!   advances the stream's version marker in the same atomic write as the change, and fills a gap
+//!   from the log.
+//! - `parking.rs`: retries, then parking of events that keep failing, with their stream stopped
+//!   behind them (design note 10); re-drive and skip for operators.
+//! - `consumer.rs`: one orderly RocketMQ consumer group per projection, bridged to async work.
+//! - `rebuild.rs`: clearing a read model and replaying the log into it; the Redis epoch and the
+//!   PostgreSQL progress row that trigger a rebuild at start (design note 11).
+//! - `snapshot.rs`: a read model's whole state as sorted JSON, to check "rebuilt == live".
+//! - `metrics.rs`: per-projection counters and lag gauges.
+//! - `app.rs`: the whole worker process, started in-process by the binary and by tests.
+
+mod app;
+mod apply;
+mod consumer;
+mod error;
+mod metrics;
+mod parking;
+mod rebuild;
+mod snapshot;
+
+use std::time::Duration;
+
+use event_store::EventStore;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+pub use app::ProjectionApp;
+pub use apply::Applied;
+pub use consumer::{consumer_group, start_consumers};
+pub use error::RuntimeError;
+pub use metrics::ProjectionMetrics;
+pub use parking::{Handled, ParkedEvent, RedriveReport};
+pub use rebuild::RebuildReport;
+
+use crate::KeySpace;
+
+/// How often one event is tried before it is parked, and the pause between two tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries of one event (at least 1).
+    pub max_attempts: u32,
+    /// Pause between two tries.
+    pub retry_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The policy of `settings.projections`.
+    pub fn from_settings(settings: &settings::ProjectionSettings) -> Self {
+        Self {
+            max_attempts: settings.max_attempts.max(1),
+            retry_delay: Duration::from_millis(settings.retry_delay_ms),
+        }
+    }
+}
+
+/// What every projection of a process shares: the read-model database (also holding the event
+/// log, the markers and the parked events), Redis, and the retry policy. Cheap to share in an
+/// `Arc`; every operation on a projection goes through it.
+pub struct ProjectionRuntime {
+    pool: PgPool,
+    store: EventStore,
+    redis: ConnectionManager,
+    redis_prefix: String,
+    policy: RetryPolicy,
+    metrics: ProjectionMetrics,
+}
+
+impl ProjectionRuntime {
+    /// A runtime over `pool` (read models, markers, parked events), `store` (the log, read for
+    /// gaps and rebuilds) and `redis`, with Redis keys under `redis_prefix`.
+    pub fn new(
+        pool: PgPool,
+        store: EventStore,
+        redis: ConnectionManager,
+        redis_prefix: impl Into<String>,
+        policy: RetryPolicy,
+        metrics: ProjectionMetrics,
+    ) -> Self {
+        Self {
+            pool,
+            store,
+            redis,
+            redis_prefix: redis_prefix.into(),
+            policy,
+            metrics,
+        }
+    }
+
+    /// Connects to the database and Redis `settings` name (lazily for the database).
+    pub async fn connect(
+        settings: &settings::Settings,
+        metrics: ProjectionMetrics,
+    ) -> Result<Self, RuntimeError> {
+        use settings::ExposeSecret;
+        let pool = event_store::connect_lazy(&settings.database)?;
+        let store = EventStore::new(pool.clone(), settings.event_store.clone());
+        let client = redis::Client::open(settings.redis.url.expose_secret())?;
+        let redis = ConnectionManager::new(client).await?;
+        Ok(Self::new(
+            pool,
+            store,
+            redis,
+            settings.projections.redis_prefix.clone(),
+            RetryPolicy::from_settings(&settings.projections),
+            metrics,
+        ))
+    }
+
+    /// The Redis keys of the projection named `projection`.
+    pub fn key_space(&self, projection: &str) -> KeySpace {
+        KeySpace::new(&self.redis_prefix, projection)
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The event log.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// The metrics this runtime updates.
+    pub fn metrics(&self) -> &ProjectionMetrics {
+        &self.metrics
+    }
+
+    /// The retry policy.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+}

@@ -1,0 +1,375 @@
+//! Retries and parking (design note 10), and the operator's way out: re-drive and skip.
+//!
+//! **Invariants.**
+//! - An event that keeps failing is tried `max_attempts` times, `retry_delay` apart, then parked
+//!   (row in `parked_events`, with its error and attempts) and the queue moves on.
+//! - A stream with a parked event is *stopped* for that projection: every later event of it is
+//!   parked behind, unapplied, so parked events are re-driven in version order and none is
+//!   overtaken (re-driving v5 after v6 was applied would otherwise be a silent no-op). Other
+//!   streams keep flowing.
+//! - An unreachable dependency (connection refused, pool timeout) parks nothing: the handler
+//!   answers "retry later" and the queue waits, so an outage does not stop every stream.
+//!   Likewise when parking itself fails.
+//! - Re-drive applies a stream's parked events in version order through the same
+//!   [`ProjectionRuntime::apply`] and deletes each row after it applied; a failure stops it and
+//!   records the error on that row. Skip drops one parked event and sets the marker past it.
+
+use chrono::{DateTime, Utc};
+use event_store::{Direction, RecordedEvent, StreamId};
+use redis::Script;
+use rocketmq_gateway::{ConsumeOutcome, ReceivedMessage, decode_event, property};
+use sqlx::Row;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::apply::set_marker;
+use super::{Applied, ProjectionRuntime, RuntimeError};
+use crate::Projection;
+
+/// What the handler did with one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Applied, or recognized as a duplicate.
+    Applied(Applied),
+    /// Parked (after its retries, or behind an earlier parked event of its stream).
+    Parked,
+    /// Neither applied nor parked (a dependency is down): offer it again later.
+    RetryLater,
+}
+
+impl From<Handled> for ConsumeOutcome {
+    fn from(handled: Handled) -> Self {
+        match handled {
+            Handled::Applied(_) | Handled::Parked => ConsumeOutcome::Done,
+            Handled::RetryLater => ConsumeOutcome::RetryLater,
+        }
+    }
+}
+
+/// One row of `parked_events`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ParkedEvent {
+    pub id: i64,
+    pub projection: String,
+    pub stream_id: String,
+    /// `None` only for a message that did not decode and did not say its version.
+    pub version: Option<u64>,
+    pub event_id: Option<Uuid>,
+    pub position: Option<u64>,
+    pub error: String,
+    /// Tries before it was parked (0: parked behind an earlier event), plus failed re-drives.
+    pub attempts: i32,
+    pub parked_at: DateTime<Utc>,
+    /// The event as JSON (see the migration for undecodable messages).
+    pub event: serde_json::Value,
+}
+
+/// What a re-drive did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RedriveReport {
+    /// Parked events applied (or found to be duplicates) and removed.
+    pub applied: usize,
+}
+
+/// Raises the Redis marker of a stream to at least `ARGV[2]`.
+const RAISE_MARKER: &str = r"
+local marker = redis.call('HGET', KEYS[1], ARGV[1])
+if (not marker) or tonumber(marker) < tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+return 1
+";
+
+const BEHIND: &str = "stream stopped: an earlier event of this stream is parked";
+
+impl ProjectionRuntime {
+    /// Handles one consumed message: decodes it (an undecodable one is parked) and hands the
+    /// event to [`ProjectionRuntime::handle`].
+    pub async fn handle_message(
+        &self,
+        projection: &Projection,
+        message: &ReceivedMessage,
+    ) -> Handled {
+        match decode_event(message) {
+            Ok(event) => self.handle(projection, &event).await,
+            Err(error) => {
+                tracing::warn!(%error, "parking a message that is not an event");
+                let prop = |name: &str| message.properties.get(name).cloned();
+                let stream = prop(property::STREAM_ID).unwrap_or_else(|| "unknown".to_owned());
+                let version = prop(property::VERSION).and_then(|v| v.parse().ok());
+                let position = prop(property::POSITION).and_then(|v| v.parse().ok());
+                let body = serde_json::json!({
+                    "undecodable_body": String::from_utf8_lossy(&message.body),
+                    "msg_id": message.msg_id,
+                    "topic": message.topic,
+                });
+                let row = NewParked {
+                    stream: &stream,
+                    version,
+                    event_id: message.keys.first().and_then(|k| k.parse().ok()),
+                    position,
+                    event: body,
+                    error: error.to_string(),
+                    attempts: 1,
+                };
+                self.park_or_wait(projection.name(), row).await
+            }
+        }
+    }
+
+    /// Applies `event` with retries; parks it when it keeps failing or when its stream is
+    /// stopped (module docs).
+    #[instrument(skip_all, fields(projection = projection.name(), stream = %event.stream_id, version = event.version))]
+    pub async fn handle(&self, projection: &Projection, event: &RecordedEvent) -> Handled {
+        let name = projection.name();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.stream_stopped(name, event.stream_id.as_str()).await {
+                Ok(true) => {
+                    return self
+                        .park_or_wait(name, NewParked::of(event, BEHIND, 0))
+                        .await;
+                }
+                Ok(false) => self.apply(projection, event).await,
+                Err(error) => Err(error),
+            };
+            let error = match result {
+                Ok(applied) => return Handled::Applied(applied),
+                Err(error) => error,
+            };
+            let last = attempt >= self.policy.max_attempts;
+            if error.is_transient() {
+                tracing::warn!(%error, attempt, "dependency unavailable");
+                if last {
+                    return Handled::RetryLater;
+                }
+            } else if last {
+                tracing::error!(%error, attempt, "parking an event that keeps failing");
+                let row = NewParked::of(event, &error.to_string(), attempt);
+                return self.park_or_wait(name, row).await;
+            } else {
+                tracing::warn!(%error, attempt, "apply failed; will retry");
+            }
+            tokio::time::sleep(self.policy.retry_delay).await;
+        }
+    }
+
+    async fn park_or_wait(&self, projection: &str, row: NewParked<'_>) -> Handled {
+        match self.park(projection, row).await {
+            Ok(()) => {
+                self.metrics.record_parked(projection);
+                Handled::Parked
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not park; the queue waits");
+                Handled::RetryLater
+            }
+        }
+    }
+
+    async fn stream_stopped(&self, projection: &str, stream: &str) -> Result<bool, RuntimeError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM parked_events WHERE projection = $1 AND stream_id = $2)",
+        )
+        .bind(projection)
+        .bind(stream)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Parks one event. Parking the same version again keeps the first row.
+    async fn park(&self, projection: &str, row: NewParked<'_>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO parked_events \
+             (projection, stream_id, version, event_id, position, event, error, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (projection, stream_id, version) DO NOTHING",
+        )
+        .bind(projection)
+        .bind(row.stream)
+        .bind(row.version.map(to_i64))
+        .bind(row.event_id)
+        .bind(row.position.map(to_i64))
+        .bind(&row.event)
+        .bind(&row.error)
+        .bind(i32::try_from(row.attempts).unwrap_or(i32::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Parked events, oldest stream version first; of one projection when given.
+    pub async fn parked(&self, projection: Option<&str>) -> Result<Vec<ParkedEvent>, RuntimeError> {
+        let rows = sqlx::query(
+            "SELECT id, projection, stream_id, version, event_id, position, error, attempts, \
+                    parked_at, event FROM parked_events \
+             WHERE $1::text IS NULL OR projection = $1 \
+             ORDER BY projection, stream_id, version NULLS FIRST, id",
+        )
+        .bind(projection)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ParkedEvent {
+                    id: row.try_get("id")?,
+                    projection: row.try_get("projection")?,
+                    stream_id: row.try_get("stream_id")?,
+                    version: row.try_get::<Option<i64>, _>("version")?.map(|v| v as u64),
+                    event_id: row.try_get("event_id")?,
+                    position: row.try_get::<Option<i64>, _>("position")?.map(|v| v as u64),
+                    error: row.try_get("error")?,
+                    attempts: row.try_get("attempts")?,
+                    parked_at: row.try_get("parked_at")?,
+                    event: row.try_get("event")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Applies the parked events of `stream` in version order, deleting each after it applied,
+    /// until none is left; stops at the first failure and records it on that row.
+    #[instrument(skip_all, fields(projection = projection.name(), stream = stream))]
+    pub async fn redrive(
+        &self,
+        projection: &Projection,
+        stream: &str,
+    ) -> Result<RedriveReport, RuntimeError> {
+        let mut report = RedriveReport::default();
+        loop {
+            let parked = self.parked(Some(projection.name())).await?;
+            let Some(next) = parked.into_iter().find(|row| row.stream_id == stream) else {
+                return Ok(report);
+            };
+            let applied = match self.parked_event(&next).await {
+                Ok(event) => self.apply(projection, &event).await,
+                Err(error) => Err(error),
+            };
+            match applied {
+                Ok(_) => {
+                    sqlx::query("DELETE FROM parked_events WHERE id = $1")
+                        .bind(next.id)
+                        .execute(&self.pool)
+                        .await?;
+                    report.applied += 1;
+                }
+                Err(error) => {
+                    sqlx::query(
+                        "UPDATE parked_events SET error = $2, attempts = attempts + 1 \
+                         WHERE id = $1",
+                    )
+                    .bind(next.id)
+                    .bind(error.to_string())
+                    .execute(&self.pool)
+                    .await?;
+                    return Err(RuntimeError::RedriveFailed {
+                        stream: stream.to_owned(),
+                        version: next.version,
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The event a parked row holds; for an undecodable message, the same version from the log.
+    async fn parked_event(&self, row: &ParkedEvent) -> Result<RecordedEvent, RuntimeError> {
+        if let Ok(event) = serde_json::from_value::<RecordedEvent>(row.event.clone()) {
+            return Ok(event);
+        }
+        let (Some(version), Ok(stream)) = (row.version, StreamId::parse(row.stream_id.clone()))
+        else {
+            return Err(RuntimeError::RedriveFailed {
+                stream: row.stream_id.clone(),
+                version: row.version,
+                error: "the message did not decode and names no stream version: skip it".into(),
+            });
+        };
+        let events = self
+            .store
+            .read_stream(&stream, Direction::Forward, version, 1)
+            .await?;
+        events
+            .into_iter()
+            .next()
+            .ok_or(RuntimeError::MissingFromLog {
+                stream: row.stream_id.clone(),
+                missing: version,
+                version,
+            })
+    }
+
+    /// Drops the parked event of `stream` at `version` and sets the stream's marker to at least
+    /// `version`: every version up to it then counts as applied. An operator's decision.
+    #[instrument(skip_all, fields(projection = projection.name(), stream = stream, version = version))]
+    pub async fn skip(
+        &self,
+        projection: &Projection,
+        stream: &str,
+        version: u64,
+    ) -> Result<(), RuntimeError> {
+        let name = projection.name();
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM parked_events WHERE projection = $1 AND stream_id = $2 AND version = $3",
+        )
+        .bind(name)
+        .bind(stream)
+        .bind(to_i64(version))
+        .execute(&mut *tx)
+        .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(RuntimeError::NotParked {
+                projection: name.to_owned(),
+                stream: stream.to_owned(),
+                version,
+            });
+        }
+        match projection {
+            Projection::Postgres(_) => set_marker(&mut tx, name, stream, version).await?,
+            // Raised before the row goes: a crash in between leaves the row, and skipping
+            // again is harmless.
+            Projection::Redis(_) => {
+                let _: i64 = Script::new(RAISE_MARKER)
+                    .key(self.key_space(name).key("versions"))
+                    .arg(stream)
+                    .arg(version.to_string())
+                    .invoke_async(&mut self.redis())
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A row about to be parked.
+struct NewParked<'a> {
+    stream: &'a str,
+    version: Option<u64>,
+    event_id: Option<Uuid>,
+    position: Option<u64>,
+    event: serde_json::Value,
+    error: String,
+    attempts: u32,
+}
+
+impl<'a> NewParked<'a> {
+    fn of(event: &'a RecordedEvent, error: &str, attempts: u32) -> Self {
+        Self {
+            stream: event.stream_id.as_str(),
+            version: Some(event.version),
+            event_id: Some(event.event_id),
+            position: Some(event.position),
+            event: serde_json::to_value(event).unwrap_or_default(),
+            error: error.to_owned(),
+            attempts,
+        }
+    }
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
