@@ -5,7 +5,7 @@
 #   .local/env         connection settings for our processes (written by setup, sourced by all)
 #   .local/pids/       one file per process a script started; stop uses only these
 #   .local/logs/       one log per process
-#   .local/rocketmq/   name server and broker configuration and store
+#   (RocketMQ keeps its configuration and store per machine: see scripts/setup)
 #   .local/redis/      Redis working directory (when setup starts its own Redis)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

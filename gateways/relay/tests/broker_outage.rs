@@ -153,7 +153,10 @@ impl PrivateBroker {
                  storePathRootDir = \"{d}/store\"\n\
                  haListenAddress = \"127.0.0.1\"\n\
                  haListenPort = {ha_port}\n\
-                 mappedFileSizeCommitLog = {COMMIT_LOG_FILE_BYTES}\n"
+                 mappedFileSizeCommitLog = {COMMIT_LOG_FILE_BYTES}\n\
+                 diskMaxUsedSpaceRatio = 95\n\
+                 diskSpaceCleanForciblyRatio = 97\n\
+                 diskSpaceWarningLevelRatio = 99\n"
             ),
         )
         .expect("write broker.toml");
