@@ -16,10 +16,8 @@
 
 use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
-use settings::{ExposeSecret, SecretString, Settings, SettingsError, Stage};
-
-/// The development JWT secret used when none is configured; only accepted in the `local` stage.
-const DEV_JWT_SECRET: &str = "commerce-local-development-secret-do-not-use-in-production";
+pub use service_auth::AuthConfig;
+use settings::{Settings, SettingsError};
 
 /// Why the configuration is unusable. Fatal at start-up: fix the variable it names.
 #[derive(Debug, thiserror::Error)]
@@ -100,40 +98,6 @@ impl fmt::Display for ServiceKind {
     }
 }
 
-/// How bearer tokens are checked: HS256 with a shared secret, a fixed issuer, `exp` required.
-#[derive(Clone)]
-pub struct AuthConfig {
-    /// The HMAC secret; never printed.
-    pub jwt_secret: SecretString,
-    /// Required `iss` claim.
-    pub issuer: String,
-}
-
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("jwt_secret", &"[REDACTED]")
-            .field("issuer", &self.issuer)
-            .finish()
-    }
-}
-
-impl AuthConfig {
-    /// The development configuration (the built-in secret, issuer `commerce`); for tests and
-    /// local runs.
-    pub fn development() -> Self {
-        Self {
-            jwt_secret: SecretString::from(DEV_JWT_SECRET),
-            issuer: "commerce".to_owned(),
-        }
-    }
-
-    /// Whether the secret is the built-in development one.
-    pub fn uses_development_secret(&self) -> bool {
-        self.jwt_secret.expose_secret() == DEV_JWT_SECRET
-    }
-}
-
 /// Everything `App::build` needs.
 #[derive(Debug, Clone)]
 pub struct CommandConfig {
@@ -205,29 +169,12 @@ impl CommandConfig {
             }
             dependencies.timeout = Duration::from_millis(millis);
         }
-        let mut auth = AuthConfig::development();
-        if let Some(secret) = env.get("APP_AUTH__JWT_SECRET") {
-            auth.jwt_secret = SecretString::from(secret.as_str());
-        }
-        if let Some(issuer) = env.get("APP_AUTH__ISSUER") {
-            auth.issuer.clone_from(issuer);
-        }
-        if auth.jwt_secret.expose_secret().len() < 32 {
-            return Err(ConfigError::Invalid {
-                variable: "APP_AUTH__JWT_SECRET",
-                reason: "must be at least 32 bytes".to_owned(),
-            });
-        }
-        let settings = Settings::from_env(env)?;
-        if settings.stage() != Stage::Local && auth.uses_development_secret() {
-            return Err(ConfigError::Invalid {
-                variable: "APP_AUTH__JWT_SECRET",
-                reason: format!(
-                    "must be set outside the local stage (stage is {})",
-                    settings.stage().name()
-                ),
-            });
-        }
+        let settings = Settings::from_env(env.clone())?;
+        let auth =
+            AuthConfig::from_env(&env, settings.stage()).map_err(|error| ConfigError::Invalid {
+                variable: error.variable,
+                reason: error.reason,
+            })?;
         Ok(Self {
             service,
             listen,

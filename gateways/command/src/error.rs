@@ -221,3 +221,15 @@ mod tests {
         );
     }
 }
+
+impl From<crate::auth::Unauthenticated> for AppError {
+    fn from(error: crate::auth::Unauthenticated) -> Self {
+        AppError::Unauthenticated(error.0)
+    }
+}
+
+impl From<crate::auth::Denied> for AppError {
+    fn from(error: crate::auth::Denied) -> Self {
+        AppError::PermissionDenied(error.0)
+    }
+}

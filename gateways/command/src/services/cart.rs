@@ -16,7 +16,7 @@ use commerce_proto::{cart::*, common};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    auth::{Caller, caller},
+    auth::{Caller, Denied, caller},
     clients::ProductClient,
     error::AppError,
     handler::{CommandContext, CommandHandler, CommandResult},
@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Who may send a cart command, given the caller and the cart's owner.
-type Policy = fn(&Caller, &CustomerId) -> Result<(), AppError>;
+type Policy = fn(&Caller, &CustomerId) -> Result<(), Denied>;
 
 /// The cart's owner, or an admin.
 const OWNER: Policy = Caller::require_customer;

@@ -7,14 +7,14 @@ use commerce_proto::{common, customer::*};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    auth::{Caller, caller},
+    auth::{Caller, Denied, caller},
     error::AppError,
     handler::CommandHandler,
     request,
 };
 
 /// Who may send a customer command, given the caller and the customer it targets.
-type Policy = fn(&Caller, &CustomerId) -> Result<(), AppError>;
+type Policy = fn(&Caller, &CustomerId) -> Result<(), Denied>;
 
 /// The customer's own account, or an admin.
 const OWNER: Policy = Caller::require_customer;

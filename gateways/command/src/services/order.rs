@@ -113,7 +113,7 @@ fn may_cancel(caller: &Caller, order: &OrderState) -> Result<(), AppError> {
         return Ok(());
     }
     match order {
-        OrderState::Existing(order) => caller.require_customer(&order.customer_id),
+        OrderState::Existing(order) => Ok(caller.require_customer(&order.customer_id)?),
         OrderState::NotPlaced if caller.has_role(ROLE_CUSTOMER) => Ok(()),
         OrderState::NotPlaced => Err(AppError::PermissionDenied(
             "needs the customer, service or admin role",

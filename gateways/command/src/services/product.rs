@@ -11,14 +11,14 @@ use commerce_proto::{common, product::*};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    auth::{Caller, caller},
+    auth::{Caller, Denied, caller},
     error::AppError,
     handler::CommandHandler,
     request,
 };
 
 /// Who may send a product command.
-type Policy = fn(&Caller) -> Result<(), AppError>;
+type Policy = fn(&Caller) -> Result<(), Denied>;
 
 /// Catalog management.
 const ADMIN: Policy = Caller::require_admin;
