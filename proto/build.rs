@@ -10,14 +10,24 @@ const PROTOS: &[&str] = &[
     "cart.proto",
     "order.proto",
     "payment.proto",
+    "query.proto",
 ];
+
+/// With the `json` feature, what the HTTP gateway serves as JSON: the query messages and Money.
+const JSON_TYPES: &[&str] = &[".commerce.query.v1", ".commerce.common.v1.Money"];
+const JSON_DERIVE: &str =
+    "#[cfg_attr(feature = \"json\", derive(serde::Serialize, utoipa::ToSchema))]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    tonic_prost_build::configure()
+    let mut config = tonic_prost_build::configure();
+    for path in JSON_TYPES {
+        config = config.message_attribute(path, JSON_DERIVE);
+    }
+    config
         .file_descriptor_set_path(out_dir.join("commerce_descriptor.bin"))
         .compile_protos(PROTOS, &["."])?;
     Ok(())

@@ -8,6 +8,7 @@
 //! | [`cart`] | `commerce.cart.v1` | `CartCommands` |
 //! | [`order`] | `commerce.order.v1` | `OrderCommands` |
 //! | [`payment`] | `commerce.payment.v1` | `PaymentCommands` |
+//! | [`query`] | `commerce.query.v1` | `CatalogQueries`, `CustomerQueries`, `CartQueries`, `OrderQueries`, `PaymentQueries` |
 //!
 //! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection.
 #![forbid(unsafe_code)]
@@ -46,11 +47,16 @@ pub mod commerce {
             tonic::include_proto!("commerce.payment.v1");
         }
     }
+    pub mod query {
+        pub mod v1 {
+            tonic::include_proto!("commerce.query.v1");
+        }
+    }
 }
 
 pub use commerce::{
     cart::v1 as cart, common::v1 as common, customer::v1 as customer, order::v1 as order,
-    payment::v1 as payment, product::v1 as product,
+    payment::v1 as payment, product::v1 as product, query::v1 as query,
 };
 
 /// Encoded `FileDescriptorSet` of every package above, for `tonic-reflection`.
@@ -77,6 +83,11 @@ mod tests {
         for service in [
             "commerce.customer.v1.CustomerCommands",
             "commerce.product.v1.ProductCommands",
+            "commerce.query.v1.CatalogQueries",
+            "commerce.query.v1.CustomerQueries",
+            "commerce.query.v1.CartQueries",
+            "commerce.query.v1.OrderQueries",
+            "commerce.query.v1.PaymentQueries",
             "commerce.product.v1.ProductStock",
             "commerce.cart.v1.CartCommands",
             "commerce.order.v1.OrderCommands",

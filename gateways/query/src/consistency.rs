@@ -1,0 +1,170 @@
+//! Read-your-writes (design note 12): a consistency token is the `(stream id, version)` a
+//! command returned; a read model has reached it once its version marker for that stream is at
+//! least that version. The projection runtime raises the marker in the same atomic write as the
+//! model's own update (PostgreSQL: table `projection_versions`; Redis: hash
+//! `<prefix>:<model>:versions`), so "marker ≥ v" means the model includes version v.
+
+use std::time::Duration;
+
+use event_store::StreamId;
+use projections::{KeySpace, read_models::ReadError};
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+use tokio::time::Instant;
+
+use crate::error::QueryError;
+
+/// The read models the query services answer from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadModel {
+    /// Redis `catalog` (product events).
+    Catalog,
+    /// Redis `cart_view` (cart events, plus product events for its private SKU copy).
+    CartView,
+    /// PostgreSQL `customers`.
+    Customers,
+    /// PostgreSQL `orders`.
+    Orders,
+    /// PostgreSQL `payments`.
+    Payments,
+}
+
+impl ReadModel {
+    /// The projection's name (its marker namespace).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Catalog => "catalog",
+            Self::CartView => "cart_view",
+            Self::Customers => "customers",
+            Self::Orders => "orders",
+            Self::Payments => "payments",
+        }
+    }
+
+    /// The stream categories the projection follows: the only streams whose tokens it can
+    /// reach.
+    pub fn categories(self) -> &'static [&'static str] {
+        match self {
+            Self::Catalog => &["product"],
+            Self::CartView => &["cart", "product"],
+            Self::Customers => &["customer"],
+            Self::Orders => &["order"],
+            Self::Payments => &["payment"],
+        }
+    }
+
+    fn in_redis(self) -> bool {
+        matches!(self, Self::Catalog | Self::CartView)
+    }
+}
+
+/// A consistency token as received: checked, not yet waited for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The stream.
+    pub stream: StreamId,
+    /// The version the read model must have applied.
+    pub version: u64,
+}
+
+impl Token {
+    /// Checks a request's optional token: the stream id must be well formed.
+    pub fn from_request(
+        token: Option<&commerce_proto::query::ConsistencyToken>,
+    ) -> Result<Option<Self>, QueryError> {
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        let stream = StreamId::parse(token.stream_id.clone()).map_err(|error| {
+            QueryError::InvalidArgument(format!("consistency token: {error}"))
+        })?;
+        Ok(Some(Self {
+            stream,
+            version: token.version,
+        }))
+    }
+}
+
+/// Reads the version markers of the read models.
+#[derive(Clone)]
+pub struct Markers {
+    pool: PgPool,
+    redis: ConnectionManager,
+    redis_prefix: String,
+}
+
+/// First pause between two marker reads; doubled up to [`MAX_POLL`].
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const MAX_POLL: Duration = Duration::from_millis(25);
+
+impl Markers {
+    /// Markers in `pool` and under `redis_prefix` in `redis`.
+    pub fn new(pool: PgPool, redis: ConnectionManager, redis_prefix: String) -> Self {
+        Self {
+            pool,
+            redis,
+            redis_prefix,
+        }
+    }
+
+    /// The last version of `stream` that `model` applied, if any.
+    pub async fn applied(&self, model: ReadModel, stream: &str) -> Result<Option<u64>, ReadError> {
+        if model.in_redis() {
+            let key = KeySpace::new(&self.redis_prefix, model.name()).key("versions");
+            let version: Option<u64> = redis::cmd("HGET")
+                .arg(key)
+                .arg(stream)
+                .query_async(&mut self.redis.clone())
+                .await?;
+            Ok(version)
+        } else {
+            let version: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM projection_versions WHERE projection = $1 AND stream_id = $2",
+            )
+            .bind(model.name())
+            .bind(stream)
+            .fetch_optional(&self.pool)
+            .await?;
+            Ok(version.map(|version| version as u64))
+        }
+    }
+
+    /// Returns once `model` has applied `token`, or fails `NotYetConsistent` after `wait`; a
+    /// token of a stream `model` does not follow fails `InvalidArgument` at once.
+    pub async fn wait(
+        &self,
+        model: ReadModel,
+        token: &Token,
+        wait: Duration,
+    ) -> Result<(), QueryError> {
+        if !model.categories().contains(&token.stream.category()) {
+            return Err(QueryError::InvalidArgument(format!(
+                "consistency token names stream {}, which read model {} does not follow \
+                 (it follows {})",
+                token.stream,
+                model.name(),
+                model.categories().join(", ")
+            )));
+        }
+        let started = Instant::now();
+        let deadline = started + wait;
+        let mut pause = FIRST_POLL;
+        loop {
+            let applied = self.applied(model, token.stream.as_str()).await?;
+            if applied.is_some_and(|version| version >= token.version) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(QueryError::NotYetConsistent {
+                    model: model.name(),
+                    stream: token.stream.to_string(),
+                    version: token.version,
+                    waited: now - started,
+                });
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+}

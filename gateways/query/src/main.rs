@@ -1,0 +1,34 @@
+//! `commerce-query [--listen ADDR]`: the gRPC query services. Configuration: see
+//! `query_service::config`.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use query_service::{App, QueryConfig};
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: commerce-query [--listen ADDR]";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let mut config = QueryConfig::load()?;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => {
+                let address = args.next().context(USAGE)?;
+                config.listen = address
+                    .parse::<SocketAddr>()
+                    .with_context(|| format!("invalid --listen address {address:?}"))?;
+            }
+            other => bail!("unexpected argument {other:?}\n{USAGE}"),
+        }
+    }
+    if config.auth.uses_development_secret() {
+        tracing::warn!("using the built-in development JWT secret: set APP_AUTH__JWT_SECRET");
+    }
+    App::build(config).await?.run_until_stopped().await?;
+    Ok(())
+}

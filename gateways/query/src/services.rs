@@ -1,0 +1,418 @@
+//! The five query services over one shared [`QueryState`]: argument checks, who may read what,
+//! the consistency wait, the cache and the read model's reader.
+//!
+//! Access: products — any authenticated caller; a customer's profile, cart, orders and
+//! payments — that customer or an admin (an order or payment is checked against its owner after
+//! it is read: another customer's id answers `PERMISSION_DENIED`, an unknown one `NOT_FOUND`).
+
+use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
+
+use aggregates::{CustomerId, OrderId, PaymentId, ProductId};
+use commerce_proto::query::{
+    self, cart_queries_server::CartQueries, catalog_queries_server::CatalogQueries,
+    customer_queries_server::CustomerQueries, order_queries_server::OrderQueries,
+    payment_queries_server::PaymentQueries,
+};
+use event_store::StreamId;
+use projections::{
+    KeySpace,
+    read_models::{cart_view, catalog, customers, orders, payments},
+};
+use redis::aio::ConnectionManager;
+use service_auth::caller;
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    cache::{CacheMetrics, VersionedCache},
+    consistency::{Markers, ReadModel, Token},
+    convert,
+    error::QueryError,
+};
+
+/// Page size when a request asks for none.
+pub const DEFAULT_PAGE: u32 = 20;
+/// Largest page a request may ask for.
+pub const MAX_PAGE: u32 = 100;
+
+/// What every query service shares: the stores, the markers and the caches.
+pub struct QueryState {
+    pool: PgPool,
+    redis: ConnectionManager,
+    redis_prefix: String,
+    markers: Markers,
+    wait: Duration,
+    products: VersionedCache<query::Product>,
+    customers: VersionedCache<query::Customer>,
+    carts: VersionedCache<query::Cart>,
+    orders: VersionedCache<query::Order>,
+    payments: VersionedCache<query::Payment>,
+}
+
+/// Cache sizes and lifetimes, and the consistency wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Entries per cache.
+    pub cache_capacity: u64,
+    /// Time to live of a cached answer.
+    pub cache_ttl: Duration,
+    /// Longest wait for a consistency token.
+    pub consistency_wait: Duration,
+}
+
+impl QueryState {
+    /// State over `pool` and `redis` (read models under `redis_prefix`).
+    pub fn new(
+        pool: PgPool,
+        redis: ConnectionManager,
+        redis_prefix: String,
+        limits: Limits,
+        metrics: CacheMetrics,
+    ) -> Self {
+        Self {
+            markers: Markers::new(pool.clone(), redis.clone(), redis_prefix.clone()),
+            pool,
+            redis,
+            redis_prefix,
+            wait: limits.consistency_wait,
+            products: cache("product", limits, &metrics),
+            customers: cache("customer", limits, &metrics),
+            carts: cache("cart", limits, &metrics),
+            orders: cache("order", limits, &metrics),
+            payments: cache("payment", limits, &metrics),
+        }
+    }
+
+    fn keys(&self, model: ReadModel) -> KeySpace {
+        KeySpace::new(&self.redis_prefix, model.name())
+    }
+
+    /// Waits for the request's token, if any, on `model`.
+    async fn reach(&self, model: ReadModel, token: &Option<Token>) -> Result<(), QueryError> {
+        match token {
+            Some(token) => self.markers.wait(model, token, self.wait).await,
+            None => Ok(()),
+        }
+    }
+
+    /// One entity of `model` whose own stream is `stream`: waits for the token, answers from
+    /// the cache when the entry is new enough, else reads with `load` (which returns the value
+    /// and the stream version it includes at least) and caches it.
+    async fn entity<V, F, Fut>(
+        &self,
+        cache: &VersionedCache<V>,
+        model: ReadModel,
+        stream: &StreamId,
+        token: Option<Token>,
+        load: F,
+    ) -> Result<Arc<V>, QueryError>
+    where
+        V: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<(V, Option<u64>)>, QueryError>>,
+    {
+        self.reach(model, &token).await?;
+        // A token of another stream (a product's, for a cart) says nothing about the entry's
+        // own version: read the model afresh.
+        let min_version = match &token {
+            None => Some(None),
+            Some(token) if token.stream == *stream => Some(Some(token.version)),
+            Some(_) => None,
+        };
+        if let Some(min_version) = min_version
+            && let Some(hit) = cache.get(stream.as_str(), min_version).await
+        {
+            return Ok(hit);
+        }
+        let (value, version) = load()
+            .await?
+            .ok_or_else(|| QueryError::NotFound(format!("{stream} not found")))?;
+        let value = Arc::new(value);
+        cache
+            .insert(stream.as_str().to_owned(), value.clone(), version)
+            .await;
+        Ok(value)
+    }
+
+    /// The Redis marker of `stream` in `model`, read before the data it vouches for.
+    async fn redis_marker(&self, model: ReadModel, stream: &StreamId) -> Result<Option<u64>, QueryError> {
+        Ok(self.markers.applied(model, stream.as_str()).await?)
+    }
+}
+
+fn cache<V: Send + Sync + 'static>(
+    name: &'static str,
+    limits: Limits,
+    metrics: &CacheMetrics,
+) -> VersionedCache<V> {
+    VersionedCache::new(name, limits.cache_capacity, limits.cache_ttl, metrics.clone())
+}
+
+fn parse_id<T: FromStr>(what: &str, value: &str) -> Result<T, QueryError> {
+    value
+        .parse()
+        .map_err(|_| QueryError::InvalidArgument(format!("{what} must be a UUID, got {value:?}")))
+}
+
+fn stream(category: &str, id: impl std::fmt::Display) -> StreamId {
+    StreamId::new(category, id).expect("categories are constants and ids are UUIDs")
+}
+
+fn page_size(limit: u32) -> Result<u32, QueryError> {
+    match limit {
+        0 => Ok(DEFAULT_PAGE),
+        1..=MAX_PAGE => Ok(limit),
+        _ => Err(QueryError::InvalidArgument(format!(
+            "limit must be between 1 and {MAX_PAGE}, got {limit}"
+        ))),
+    }
+}
+
+fn cursor<T: FromStr>(cursor: &str) -> Result<Option<T>, QueryError> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    cursor
+        .parse()
+        .map(Some)
+        .map_err(|_| QueryError::InvalidArgument(format!("malformed cursor {cursor:?}")))
+}
+
+fn next_cursor(next: Option<impl ToString>) -> String {
+    next.map(|next| next.to_string()).unwrap_or_default()
+}
+
+/// The query services; one value serves all five traits.
+#[derive(Clone)]
+pub struct QueryServices {
+    state: Arc<QueryState>,
+}
+
+impl QueryServices {
+    /// Services over `state`.
+    pub fn new(state: QueryState) -> Self {
+        Self {
+            state: Arc::new(state),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl CatalogQueries for QueryServices {
+    async fn list_products(
+        &self,
+        request: Request<query::ListProductsRequest>,
+    ) -> Result<Response<query::ListProductsResponse>, Status> {
+        caller(&request).map_err(QueryError::from)?;
+        let request = request.into_inner();
+        let limit = page_size(request.limit)?;
+        let after: Option<ProductId> = cursor(&request.cursor)?;
+        let filter = Some(request.title_prefix.as_str()).filter(|prefix| !prefix.is_empty());
+        let token = Token::from_request(request.consistency.as_ref())?;
+        let state = &self.state;
+        state.reach(ReadModel::Catalog, &token).await?;
+        let page = catalog::list_products(
+            &mut state.redis.clone(),
+            &state.keys(ReadModel::Catalog),
+            after,
+            limit,
+            filter,
+        )
+        .await
+        .map_err(QueryError::from)?;
+        Ok(Response::new(query::ListProductsResponse {
+            products: page.products.iter().map(convert::product).collect(),
+            next_cursor: next_cursor(page.next),
+        }))
+    }
+
+    async fn get_product(
+        &self,
+        request: Request<query::GetProductRequest>,
+    ) -> Result<Response<query::Product>, Status> {
+        caller(&request).map_err(QueryError::from)?;
+        let request = request.into_inner();
+        let product_id: ProductId = parse_id("product_id", &request.product_id)?;
+        let token = Token::from_request(request.consistency.as_ref())?;
+        let state = &self.state;
+        let stream = stream("product", product_id);
+        let product = state
+            .entity(&state.products, ReadModel::Catalog, &stream, token, || async {
+                let version = state.redis_marker(ReadModel::Catalog, &stream).await?;
+                let keys = state.keys(ReadModel::Catalog);
+                let view = catalog::get_product(&mut state.redis.clone(), &keys, product_id).await?;
+                Ok(view.map(|view| (convert::product(&view), version)))
+            })
+            .await?;
+        Ok(Response::new(product.as_ref().clone()))
+    }
+}
+
+#[tonic::async_trait]
+impl CustomerQueries for QueryServices {
+    async fn get_customer(
+        &self,
+        request: Request<query::GetCustomerRequest>,
+    ) -> Result<Response<query::Customer>, Status> {
+        let who = caller(&request).map_err(QueryError::from)?.clone();
+        let request = request.into_inner();
+        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
+        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        let token = Token::from_request(request.consistency.as_ref())?;
+        let state = &self.state;
+        let stream = stream("customer", customer_id);
+        let customer = state
+            .entity(&state.customers, ReadModel::Customers, &stream, token, || async {
+                let view = customers::get(&state.pool, customer_id).await?;
+                Ok(view.map(|view| (convert::customer(&view), Some(view.stream_version))))
+            })
+            .await?;
+        Ok(Response::new(customer.as_ref().clone()))
+    }
+}
+
+#[tonic::async_trait]
+impl CartQueries for QueryServices {
+    async fn get_cart(
+        &self,
+        request: Request<query::GetCartRequest>,
+    ) -> Result<Response<query::Cart>, Status> {
+        let who = caller(&request).map_err(QueryError::from)?.clone();
+        let request = request.into_inner();
+        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
+        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        let token = Token::from_request(request.consistency.as_ref())?;
+        let state = &self.state;
+        let stream = stream("cart", customer_id);
+        let cart = state
+            .entity(&state.carts, ReadModel::CartView, &stream, token, || async {
+                let version = state.redis_marker(ReadModel::CartView, &stream).await?;
+                let keys = state.keys(ReadModel::CartView);
+                let view = cart_view::load(&mut state.redis.clone(), &keys, customer_id).await?;
+                // A customer without a cart has an empty one.
+                Ok(Some((convert::cart(&view), version)))
+            })
+            .await?;
+        Ok(Response::new(cart.as_ref().clone()))
+    }
+}
+
+#[tonic::async_trait]
+impl OrderQueries for QueryServices {
+    async fn list_orders(
+        &self,
+        request: Request<query::ListOrdersRequest>,
+    ) -> Result<Response<query::ListOrdersResponse>, Status> {
+        let who = caller(&request).map_err(QueryError::from)?.clone();
+        let request = request.into_inner();
+        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
+        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        let limit = page_size(request.limit)?;
+        let after: Option<i64> = cursor(&request.cursor)?;
+        let status = match request.status.as_str() {
+            "" => None,
+            name => Some(convert::order_status(name).ok_or_else(|| {
+                QueryError::InvalidArgument(format!(
+                    "unknown status {name:?}: expected placed, stock_reserved, paid, shipped, \
+                     cancelled or refunded"
+                ))
+            })?),
+        };
+        let token = Token::from_request(request.consistency.as_ref())?;
+        self.state.reach(ReadModel::Orders, &token).await?;
+        let page = orders::list_for_customer(&self.state.pool, customer_id, status, after, limit)
+            .await
+            .map_err(QueryError::from)?;
+        Ok(Response::new(query::ListOrdersResponse {
+            orders: page.orders.iter().map(convert::order).collect(),
+            next_cursor: next_cursor(page.next),
+        }))
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<query::GetOrderRequest>,
+    ) -> Result<Response<query::Order>, Status> {
+        let who = caller(&request).map_err(QueryError::from)?.clone();
+        let request = request.into_inner();
+        let order_id: OrderId = parse_id("order_id", &request.order_id)?;
+        let token = Token::from_request(request.consistency.as_ref())?;
+        let state = &self.state;
+        let stream = stream("order", order_id);
+        let order = state
+            .entity(&state.orders, ReadModel::Orders, &stream, token, || async {
+                let view = orders::get(&state.pool, order_id).await?;
+                Ok(view.map(|view| (convert::order(&view), Some(view.stream_version))))
+            })
+            .await?;
+        who.require_customer(&order.customer_id)
+            .map_err(QueryError::from)?;
+        Ok(Response::new(order.as_ref().clone()))
+    }
+}
+
+#[tonic::async_trait]
+impl PaymentQueries for QueryServices {
+    async fn list_payments(
+        &self,
+        request: Request<query::ListPaymentsRequest>,
+    ) -> Result<Response<query::ListPaymentsResponse>, Status> {
+        let who = caller(&request).map_err(QueryError::from)?.clone();
+        let request = request.into_inner();
+        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
+        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        let limit = page_size(request.limit)?;
+        let after: Option<i64> = cursor(&request.cursor)?;
+        let token = Token::from_request(request.consistency.as_ref())?;
+        self.state.reach(ReadModel::Payments, &token).await?;
+        let page = payments::list_for_customer(&self.state.pool, customer_id, after, limit)
+            .await
+            .map_err(QueryError::from)?;
+        Ok(Response::new(query::ListPaymentsResponse {
+            payments: page.payments.iter().map(convert::payment).collect(),
+            next_cursor: next_cursor(page.next),
+        }))
+    }
+
+    async fn get_payment(
+        &self,
+        request: Request<query::GetPaymentRequest>,
+    ) -> Result<Response<query::Payment>, Status> {
+        let who = caller(&request).map_err(QueryError::from)?.clone();
+        let request = request.into_inner();
+        let payment_id: PaymentId = parse_id("payment_id", &request.payment_id)?;
+        let token = Token::from_request(request.consistency.as_ref())?;
+        let state = &self.state;
+        let stream = stream("payment", payment_id);
+        let payment = state
+            .entity(&state.payments, ReadModel::Payments, &stream, token, || async {
+                let view = payments::get(&state.pool, payment_id).await?;
+                Ok(view.map(|view| (convert::payment(&view), Some(view.stream_version))))
+            })
+            .await?;
+        who.require_customer(&payment.customer_id)
+            .map_err(QueryError::from)?;
+        Ok(Response::new(payment.as_ref().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_default_and_are_bounded() {
+        assert_eq!(page_size(0).unwrap(), DEFAULT_PAGE);
+        assert_eq!(page_size(1).unwrap(), 1);
+        assert_eq!(page_size(MAX_PAGE).unwrap(), MAX_PAGE);
+        assert!(page_size(MAX_PAGE + 1).is_err());
+    }
+
+    #[test]
+    fn cursors_are_checked() {
+        assert_eq!(cursor::<i64>("").unwrap(), None);
+        assert_eq!(cursor::<i64>("42").unwrap(), Some(42));
+        assert!(cursor::<i64>("4x2").is_err());
+        assert!(cursor::<ProductId>("nope").is_err());
+    }
+}

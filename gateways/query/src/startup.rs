@@ -1,0 +1,220 @@
+//! Building and running the server: the [`App`] that `main` and the tests start alike.
+//!
+//! The process serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha) without a
+//! token, the five query services behind the bearer-token interceptor with a request size
+//! limit, and (unless disabled) `/metrics` + `/healthz` over HTTP.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use commerce_proto::query::{
+    cart_queries_server::CartQueriesServer, catalog_queries_server::CatalogQueriesServer,
+    customer_queries_server::CustomerQueriesServer, order_queries_server::OrderQueriesServer,
+    payment_queries_server::PaymentQueriesServer,
+};
+use metrics_gateway::{MetricsServer, Registry};
+use redis::aio::ConnectionManager;
+use service_auth::Authenticator;
+use settings::ExposeSecret;
+use tokio::net::TcpListener;
+use tonic::{
+    server::NamedService,
+    service::interceptor::InterceptedService,
+    transport::{
+        Server,
+        server::{Router, TcpIncoming},
+    },
+};
+use tonic_health::server::HealthReporter;
+use tonic_reflection::server::Builder as ReflectionBuilder;
+
+use crate::{
+    cache::CacheMetrics,
+    config::QueryConfig,
+    services::{Limits, QueryServices, QueryState},
+};
+
+/// Longest a query may take, consistency wait included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The address is taken or not ours.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The database settings are unusable.
+    #[error("invalid database settings: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Redis is unreachable or its URL unusable.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// A bound, ready-to-run query server.
+pub struct App {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    metrics: Option<MetricsServer>,
+    cache_metrics: CacheMetrics,
+    _health: HealthReporter,
+}
+
+impl App {
+    /// Connects the stores, binds the address and assembles the services.
+    pub async fn build(config: QueryConfig) -> Result<Self, StartupError> {
+        let bind_error = |address: String| move |source| StartupError::Bind { address, source };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(bind_error(config.listen.to_string()))?;
+        let address = listener
+            .local_addr()
+            .map_err(bind_error(config.listen.to_string()))?;
+        let pool = event_store::connect_lazy(&config.settings.database)?;
+        let client = redis::Client::open(config.settings.redis.url.expose_secret())?;
+        let redis = ConnectionManager::new(client).await?;
+
+        let cache_metrics = CacheMetrics::default();
+        let mut registry = Registry::default();
+        cache_metrics.register(&mut registry);
+        let metrics = match &config.metrics_listen {
+            Some(listen) => Some(
+                MetricsServer::start(listen, Arc::new(registry))
+                    .await
+                    .map_err(bind_error(listen.clone()))?,
+            ),
+            None => None,
+        };
+        let state = QueryState::new(
+            pool,
+            redis,
+            config.settings.projections.redis_prefix.clone(),
+            Limits {
+                cache_capacity: config.cache_capacity,
+                cache_ttl: config.cache_ttl,
+                consistency_wait: config.consistency_wait,
+            },
+            cache_metrics.clone(),
+        );
+        let services = QueryServices::new(state);
+        let auth = Authenticator::new(&config.auth);
+        let limit = config.max_request_bytes;
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let catalog = CatalogQueriesServer::new(services.clone()).max_decoding_message_size(limit);
+        let customers =
+            CustomerQueriesServer::new(services.clone()).max_decoding_message_size(limit);
+        let carts = CartQueriesServer::new(services.clone()).max_decoding_message_size(limit);
+        let orders = OrderQueriesServer::new(services.clone()).max_decoding_message_size(limit);
+        let payments = PaymentQueriesServer::new(services).max_decoding_message_size(limit);
+        let names = [
+            name_of(&health_service),
+            name_of(&catalog),
+            name_of(&customers),
+            name_of(&carts),
+            name_of(&orders),
+            name_of(&payments),
+        ];
+        health.set_serving::<CatalogQueriesServer<QueryServices>>().await;
+        health.set_serving::<CustomerQueriesServer<QueryServices>>().await;
+        health.set_serving::<CartQueriesServer<QueryServices>>().await;
+        health.set_serving::<OrderQueriesServer<QueryServices>>().await;
+        health.set_serving::<PaymentQueriesServer<QueryServices>>().await;
+
+        // Both reflection versions: grpcurl asks for v1, some clients only speak v1alpha.
+        let router = Server::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .add_service(health_service)
+            .add_service(InterceptedService::new(catalog, auth.clone()))
+            .add_service(InterceptedService::new(customers, auth.clone()))
+            .add_service(InterceptedService::new(carts, auth.clone()))
+            .add_service(InterceptedService::new(orders, auth.clone()))
+            .add_service(InterceptedService::new(payments, auth))
+            .add_service(reflection(&names).build_v1()?)
+            .add_service(reflection(&names).build_v1alpha()?);
+        tracing::info!(%address, "query service bound");
+        Ok(Self {
+            listener,
+            address,
+            router,
+            metrics,
+            cache_metrics,
+            _health: health,
+        })
+    }
+
+    /// The gRPC address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The metrics endpoint's address, if one was started.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|server| server.local_addr)
+    }
+
+    /// The cache counters, for tests.
+    pub fn cache_metrics(&self) -> CacheMetrics {
+        self.cache_metrics.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then drains in-flight calls.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error> {
+        let result = self
+            .router
+            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener), stop)
+            .await;
+        if let Some(metrics) = self.metrics {
+            metrics.stop();
+        }
+        result
+    }
+}
+
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
+}
+
+fn reflection(names: &[&'static str]) -> ReflectionBuilder<'static> {
+    names.iter().fold(
+        ReflectionBuilder::configure()
+            .register_encoded_file_descriptor_set(commerce_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+        |builder, name| builder.with_service_name(*name),
+    )
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
