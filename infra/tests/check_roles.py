@@ -5,7 +5,9 @@ For every role (`name | binary and args | port | health`) the rendered manifests
   * a Deployment named after the role whose container runs the role's binary and arguments
     (the listen address 127.0.0.1:PORT becomes 0.0.0.0:PORT in a cluster),
   * readiness and liveness probes that match the health column (grpc:PORT -> a gRPC probe on PORT,
-    http:PORT/PATH -> an HTTP GET probe; none -> no requirement),
+    http:PORT/PATH -> an HTTP GET probe of PATH on PORT; none -> no requirement). An HTTP role may
+    have a readiness endpoint of its own (the HTTP gateway's /readyz): its readiness probe must be
+    an HTTP GET on PORT, of any path,
   * a Service named after the role, selecting the Deployment's pods, exposing the role's port,
   * in the deployable overlays, an Istio AuthorizationPolicy whose selector picks the role's pods,
   * in prod, imagePullPolicy Always.
@@ -60,7 +62,7 @@ def index(docs: list[dict]) -> dict[tuple[str, str], dict]:
     return {(d.get("kind"), d.get("metadata", {}).get("name")): d for d in docs if isinstance(d, dict)}
 
 
-def probe_matches(probe: dict | None, health: str) -> bool:
+def probe_matches(probe: dict | None, health: str, any_path: bool = False) -> bool:
     if not probe:
         return False
     kind, _, where = health.partition(":")
@@ -69,7 +71,7 @@ def probe_matches(probe: dict | None, health: str) -> bool:
     if kind == "http":
         port, _, path = where.partition("/")
         get = probe.get("httpGet", {})
-        return str(get.get("port")) == port and get.get("path") == "/" + path
+        return str(get.get("port")) == port and (any_path or get.get("path") == "/" + path)
     return True
 
 
@@ -101,7 +103,7 @@ def check(roles: list[Role], renders: dict[str, list[dict]]) -> list[str]:
                 say(f"the Deployment runs {argv!r}, scripts/roles says {want!r} (binary and args)")
             if role.health != "none":
                 for kind in ("readinessProbe", "livenessProbe"):
-                    if not probe_matches(container.get(kind), role.health):
+                    if not probe_matches(container.get(kind), role.health, any_path=kind == "readinessProbe"):
                         say(f"the Deployment has no {kind} matching health {role.health!r}")
             if role.port is not None:
                 if not any(p.get("containerPort") == role.port for p in container.get("ports", [])):
@@ -148,13 +150,26 @@ def self_test(roles: list[Role], renders: dict[str, list[dict]]) -> None:
             del doc["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     problems = check(roles, broken)
     assert any("readinessProbe" in p and roles[0].name in p for p in problems), problems
+    http_roles = [r for r in roles if r.health.startswith("http:")]
+    if http_roles:
+        role = http_roles[0]
+        broken = copy.deepcopy(renders)
+        for doc in broken[name]:
+            if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == role.name:
+                container = doc["spec"]["template"]["spec"]["containers"][0]
+                container["readinessProbe"] = {"httpGet": {"path": "/readyz", "port": 1}}
+                container["livenessProbe"]["httpGet"]["path"] = "/elsewhere"
+        problems = check(roles, broken)
+        assert any("readinessProbe" in p and role.name in p for p in problems), problems
+        assert any("livenessProbe" in p and role.name in p for p in problems), problems
     if "dev" in renders:
         broken = copy.deepcopy(renders)
         broken["dev"] = [d for d in broken["dev"] if not (
             d.get("kind") == "AuthorizationPolicy" and d["metadata"]["name"] == roles[-1].name)]
         problems = check(roles, broken)
         assert any("AuthorizationPolicy" in p and roles[-1].name in p for p in problems), problems
-    print("check_roles self-test: a fake extra role, a lost probe and a lost policy are all caught")
+    print("check_roles self-test: a fake extra role, a lost probe, an HTTP probe on the wrong port or "
+          "path and a lost policy are all caught")
 
 
 def main() -> int:
