@@ -157,6 +157,18 @@ impl From<AppError> for Status {
     }
 }
 
+impl From<crate::auth::Unauthenticated> for AppError {
+    fn from(error: crate::auth::Unauthenticated) -> Self {
+        AppError::Unauthenticated(error.0)
+    }
+}
+
+impl From<crate::auth::Denied> for AppError {
+    fn from(error: crate::auth::Denied) -> Self {
+        AppError::PermissionDenied(error.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,17 +231,5 @@ mod tests {
             status.message(),
             "product service unavailable: no answer within 2000 ms"
         );
-    }
-}
-
-impl From<crate::auth::Unauthenticated> for AppError {
-    fn from(error: crate::auth::Unauthenticated) -> Self {
-        AppError::Unauthenticated(error.0)
-    }
-}
-
-impl From<crate::auth::Denied> for AppError {
-    fn from(error: crate::auth::Denied) -> Self {
-        AppError::PermissionDenied(error.0)
     }
 }

@@ -61,7 +61,11 @@ impl CacheMetrics {
         };
         let hits = self.hits.get_or_create(&labels);
         let misses = self.misses.get_or_create(&labels);
-        if hit { hits.inc() } else { misses.inc() };
+        if hit {
+            hits.inc()
+        } else {
+            misses.inc()
+        };
         let (h, m) = (hits.get() as f64, misses.get() as f64);
         self.ratio.get_or_create(&labels).set(h / (h + m));
     }
@@ -115,10 +119,14 @@ impl<V: Send + Sync + 'static> VersionedCache<V> {
     /// The entry for `key` if it was filled at version `min_version` or later (any entry when
     /// `None`). Counts a hit or a miss.
     pub async fn get(&self, key: &str, min_version: Option<u64>) -> Option<Arc<V>> {
-        let found = self.entries.get(key).await.filter(|entry| match min_version {
-            None => true,
-            Some(min) => entry.version.is_some_and(|version| version >= min),
-        });
+        let found = self
+            .entries
+            .get(key)
+            .await
+            .filter(|entry| match min_version {
+                None => true,
+                Some(min) => entry.version.is_some_and(|version| version >= min),
+            });
         self.metrics.record(self.name, found.is_some());
         found.map(|entry| entry.value)
     }
@@ -142,7 +150,12 @@ mod tests {
     use super::*;
 
     fn cache() -> VersionedCache<&'static str> {
-        VersionedCache::new("test", 100, Duration::from_secs(60), CacheMetrics::default())
+        VersionedCache::new(
+            "test",
+            100,
+            Duration::from_secs(60),
+            CacheMetrics::default(),
+        )
     }
 
     #[tokio::test]
@@ -167,7 +180,8 @@ mod tests {
 
     #[tokio::test]
     async fn entries_expire_after_their_ttl() {
-        let cache = VersionedCache::new("t", 10, Duration::from_millis(30), CacheMetrics::default());
+        let cache =
+            VersionedCache::new("t", 10, Duration::from_millis(30), CacheMetrics::default());
         cache.insert("a".into(), Arc::new(1), Some(1)).await;
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(cache.get("a", None).await, None);

@@ -74,7 +74,8 @@ impl QueryConfig {
                 .unwrap_or_else(|| "127.0.0.1:9466".to_owned()),
         );
         let cache_capacity = parse(&env, "APP_QUERY__CACHE_CAPACITY")?.unwrap_or(10_000);
-        let cache_ttl = Duration::from_millis(parse(&env, "APP_QUERY__CACHE_TTL_MS")?.unwrap_or(1000));
+        let cache_ttl =
+            Duration::from_millis(parse(&env, "APP_QUERY__CACHE_TTL_MS")?.unwrap_or(1000));
         let wait_ms: u64 = parse(&env, "APP_QUERY__CONSISTENCY_WAIT_MS")?.unwrap_or(2000);
         if wait_ms > 30_000 {
             return Err(ConfigError::Invalid {
@@ -84,12 +85,11 @@ impl QueryConfig {
         }
         let max_request_bytes = parse(&env, "APP_QUERY__MAX_REQUEST_BYTES")?.unwrap_or(16 * 1024);
         let settings = Settings::from_env(env.clone())?;
-        let auth = AuthConfig::from_env(&env, settings.stage()).map_err(|error| {
-            ConfigError::Invalid {
+        let auth =
+            AuthConfig::from_env(&env, settings.stage()).map_err(|error| ConfigError::Invalid {
                 variable: error.variable,
                 reason: error.reason,
-            }
-        })?;
+            })?;
         Ok(Self {
             listen,
             metrics_listen,
@@ -112,10 +112,13 @@ where
 {
     env.get(variable)
         .map(|value| {
-            value.trim().parse().map_err(|error: T::Err| ConfigError::Invalid {
-                variable,
-                reason: error.to_string(),
-            })
+            value
+                .trim()
+                .parse()
+                .map_err(|error: T::Err| ConfigError::Invalid {
+                    variable,
+                    reason: error.to_string(),
+                })
         })
         .transpose()
 }
@@ -130,7 +133,10 @@ mod tests {
         assert_eq!(config.listen.port(), QueryConfig::DEFAULT_PORT);
         assert_eq!(config.consistency_wait, Duration::from_secs(2));
         let env = HashMap::from([
-            ("APP_QUERY__CONSISTENCY_WAIT_MS".to_owned(), "250".to_owned()),
+            (
+                "APP_QUERY__CONSISTENCY_WAIT_MS".to_owned(),
+                "250".to_owned(),
+            ),
             ("APP_QUERY__CACHE_TTL_MS".to_owned(), "50".to_owned()),
         ]);
         let config = QueryConfig::from_env(env).unwrap();

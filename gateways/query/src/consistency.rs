@@ -75,9 +75,8 @@ impl Token {
         let Some(token) = token else {
             return Ok(None);
         };
-        let stream = StreamId::parse(token.stream_id.clone()).map_err(|error| {
-            QueryError::InvalidArgument(format!("consistency token: {error}"))
-        })?;
+        let stream = StreamId::parse(token.stream_id.clone())
+            .map_err(|error| QueryError::InvalidArgument(format!("consistency token: {error}")))?;
         Ok(Some(Self {
             stream,
             version: token.version,

@@ -212,7 +212,14 @@ mod tests {
 
     #[test]
     fn every_order_status_name_parses_back() {
-        for name in ["placed", "stock_reserved", "paid", "shipped", "cancelled", "refunded"] {
+        for name in [
+            "placed",
+            "stock_reserved",
+            "paid",
+            "shipped",
+            "cancelled",
+            "refunded",
+        ] {
             let status = order_status(name).expect(name);
             assert_eq!(status_name(status), name);
         }

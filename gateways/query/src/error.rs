@@ -29,7 +29,9 @@ pub enum QueryError {
     PermissionDenied(#[from] service_auth::Denied),
     /// The read model had not applied the token's version within the wait. The write did
     /// happen. Client: retry shortly.
-    #[error("{NOT_YET_CONSISTENT}: read model {model} has not applied version {version} of {stream} after {waited:?}")]
+    #[error(
+        "{NOT_YET_CONSISTENT}: read model {model} has not applied version {version} of {stream} after {waited:?}"
+    )]
     NotYetConsistent {
         /// The answering read model.
         model: &'static str,

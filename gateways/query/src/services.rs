@@ -135,7 +135,11 @@ impl QueryState {
     }
 
     /// The Redis marker of `stream` in `model`, read before the data it vouches for.
-    async fn redis_marker(&self, model: ReadModel, stream: &StreamId) -> Result<Option<u64>, QueryError> {
+    async fn redis_marker(
+        &self,
+        model: ReadModel,
+        stream: &StreamId,
+    ) -> Result<Option<u64>, QueryError> {
         Ok(self.markers.applied(model, stream.as_str()).await?)
     }
 }
@@ -145,7 +149,12 @@ fn cache<V: Send + Sync + 'static>(
     limits: Limits,
     metrics: &CacheMetrics,
 ) -> VersionedCache<V> {
-    VersionedCache::new(name, limits.cache_capacity, limits.cache_ttl, metrics.clone())
+    VersionedCache::new(
+        name,
+        limits.cache_capacity,
+        limits.cache_ttl,
+        metrics.clone(),
+    )
 }
 
 fn parse_id<T: FromStr>(what: &str, value: &str) -> Result<T, QueryError> {
@@ -237,12 +246,19 @@ impl CatalogQueries for QueryServices {
         let state = &self.state;
         let stream = stream("product", product_id);
         let product = state
-            .entity(&state.products, ReadModel::Catalog, &stream, token, || async {
-                let version = state.redis_marker(ReadModel::Catalog, &stream).await?;
-                let keys = state.keys(ReadModel::Catalog);
-                let view = catalog::get_product(&mut state.redis.clone(), &keys, product_id).await?;
-                Ok(view.map(|view| (convert::product(&view), version)))
-            })
+            .entity(
+                &state.products,
+                ReadModel::Catalog,
+                &stream,
+                token,
+                || async {
+                    let version = state.redis_marker(ReadModel::Catalog, &stream).await?;
+                    let keys = state.keys(ReadModel::Catalog);
+                    let view =
+                        catalog::get_product(&mut state.redis.clone(), &keys, product_id).await?;
+                    Ok(view.map(|view| (convert::product(&view), version)))
+                },
+            )
             .await?;
         Ok(Response::new(product.as_ref().clone()))
     }
@@ -257,15 +273,22 @@ impl CustomerQueries for QueryServices {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
         let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        who.require_customer(&customer_id)
+            .map_err(QueryError::from)?;
         let token = Token::from_request(request.consistency.as_ref())?;
         let state = &self.state;
         let stream = stream("customer", customer_id);
         let customer = state
-            .entity(&state.customers, ReadModel::Customers, &stream, token, || async {
-                let view = customers::get(&state.pool, customer_id).await?;
-                Ok(view.map(|view| (convert::customer(&view), Some(view.stream_version))))
-            })
+            .entity(
+                &state.customers,
+                ReadModel::Customers,
+                &stream,
+                token,
+                || async {
+                    let view = customers::get(&state.pool, customer_id).await?;
+                    Ok(view.map(|view| (convert::customer(&view), Some(view.stream_version))))
+                },
+            )
             .await?;
         Ok(Response::new(customer.as_ref().clone()))
     }
@@ -280,18 +303,26 @@ impl CartQueries for QueryServices {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
         let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        who.require_customer(&customer_id)
+            .map_err(QueryError::from)?;
         let token = Token::from_request(request.consistency.as_ref())?;
         let state = &self.state;
         let stream = stream("cart", customer_id);
         let cart = state
-            .entity(&state.carts, ReadModel::CartView, &stream, token, || async {
-                let version = state.redis_marker(ReadModel::CartView, &stream).await?;
-                let keys = state.keys(ReadModel::CartView);
-                let view = cart_view::load(&mut state.redis.clone(), &keys, customer_id).await?;
-                // A customer without a cart has an empty one.
-                Ok(Some((convert::cart(&view), version)))
-            })
+            .entity(
+                &state.carts,
+                ReadModel::CartView,
+                &stream,
+                token,
+                || async {
+                    let version = state.redis_marker(ReadModel::CartView, &stream).await?;
+                    let keys = state.keys(ReadModel::CartView);
+                    let view =
+                        cart_view::load(&mut state.redis.clone(), &keys, customer_id).await?;
+                    // A customer without a cart has an empty one.
+                    Ok(Some((convert::cart(&view), version)))
+                },
+            )
             .await?;
         Ok(Response::new(cart.as_ref().clone()))
     }
@@ -306,7 +337,8 @@ impl OrderQueries for QueryServices {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
         let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        who.require_customer(&customer_id)
+            .map_err(QueryError::from)?;
         let limit = page_size(request.limit)?;
         let after: Option<i64> = cursor(&request.cursor)?;
         let status = match request.status.as_str() {
@@ -360,7 +392,8 @@ impl PaymentQueries for QueryServices {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
         let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id).map_err(QueryError::from)?;
+        who.require_customer(&customer_id)
+            .map_err(QueryError::from)?;
         let limit = page_size(request.limit)?;
         let after: Option<i64> = cursor(&request.cursor)?;
         let token = Token::from_request(request.consistency.as_ref())?;
@@ -385,10 +418,16 @@ impl PaymentQueries for QueryServices {
         let state = &self.state;
         let stream = stream("payment", payment_id);
         let payment = state
-            .entity(&state.payments, ReadModel::Payments, &stream, token, || async {
-                let view = payments::get(&state.pool, payment_id).await?;
-                Ok(view.map(|view| (convert::payment(&view), Some(view.stream_version))))
-            })
+            .entity(
+                &state.payments,
+                ReadModel::Payments,
+                &stream,
+                token,
+                || async {
+                    let view = payments::get(&state.pool, payment_id).await?;
+                    Ok(view.map(|view| (convert::payment(&view), Some(view.stream_version))))
+                },
+            )
             .await?;
         who.require_customer(&payment.customer_id)
             .map_err(QueryError::from)?;

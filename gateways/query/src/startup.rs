@@ -123,11 +123,21 @@ impl App {
             name_of(&orders),
             name_of(&payments),
         ];
-        health.set_serving::<CatalogQueriesServer<QueryServices>>().await;
-        health.set_serving::<CustomerQueriesServer<QueryServices>>().await;
-        health.set_serving::<CartQueriesServer<QueryServices>>().await;
-        health.set_serving::<OrderQueriesServer<QueryServices>>().await;
-        health.set_serving::<PaymentQueriesServer<QueryServices>>().await;
+        health
+            .set_serving::<CatalogQueriesServer<QueryServices>>()
+            .await;
+        health
+            .set_serving::<CustomerQueriesServer<QueryServices>>()
+            .await;
+        health
+            .set_serving::<CartQueriesServer<QueryServices>>()
+            .await;
+        health
+            .set_serving::<OrderQueriesServer<QueryServices>>()
+            .await;
+        health
+            .set_serving::<PaymentQueriesServer<QueryServices>>()
+            .await;
 
         // Both reflection versions: grpcurl asks for v1, some clients only speak v1alpha.
         let router = Server::builder()
