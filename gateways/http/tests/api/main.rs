@@ -1,0 +1,17 @@
+//! Router tests of the HTTP gateway: the real router and middleware, in front of an in-process
+//! fake query service ([`fake`]) that checks the forwarded token and records what it received.
+
+mod auth;
+mod carts;
+mod consistency;
+mod customers;
+mod errors;
+mod fake;
+mod health;
+mod helpers;
+mod openapi;
+mod orders;
+mod payments;
+mod products;
+mod request_id;
+mod server;
