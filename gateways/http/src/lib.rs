@@ -16,6 +16,7 @@
 //! Adding a route: a handler with `#[utoipa::path]` in the resource's file under `routes/`, its
 //! line in [`routes::router`] and in the `paths(…)` of [`openapi::ApiDoc`].
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod error;

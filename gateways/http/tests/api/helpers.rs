@@ -12,7 +12,7 @@ use serde_json::Value;
 use service_auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, ROLE_SERVICE, issue_token};
 use tower::ServiceExt;
 
-pub use crate::fake::*;
+pub use crate::{canned::*, fake::*};
 
 /// The gateway's router over a fresh fake query service.
 pub struct TestApp {

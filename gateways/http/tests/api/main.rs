@@ -1,7 +1,8 @@
 //! Router tests of the HTTP gateway: the real router and middleware, in front of an in-process
-//! fake query service ([`fake`]) that checks the forwarded token and records what it received.
+//! fake query service ([`fake`]) over canned data ([`canned`]) that checks the forwarded token and records what it received.
 
 mod auth;
+mod canned;
 mod carts;
 mod consistency;
 mod customers;
