@@ -213,10 +213,19 @@ impl IntoResponse for ApiError {
             _ => tracing::debug!(error = %self, "request refused"),
         }
         let mut response = self.status().into_response();
-        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match self.status() {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            // RFC 6750: a 401 names the scheme the client should use.
+            StatusCode::UNAUTHORIZED => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response.extensions_mut().insert(ErrorReport {
             code: self.code(),
@@ -228,13 +237,13 @@ impl IntoResponse for ApiError {
 
 impl From<Unauthenticated> for ApiError {
     fn from(error: Unauthenticated) -> Self {
-        Self::Unauthenticated(error.to_string())
+        Self::Unauthenticated(error.0.to_owned())
     }
 }
 
 impl From<Denied> for ApiError {
     fn from(error: Denied) -> Self {
-        Self::Forbidden(error.to_string())
+        Self::Forbidden(error.0.to_owned())
     }
 }
 

@@ -12,11 +12,10 @@ async fn every_api_route_is_401_without_a_valid_token_before_any_grpc_call() {
     ];
     for (path, _) in protected_routes() {
         for (token, expected) in &bad_tokens {
-            let message = app
-                .get(&path, token.as_deref())
-                .await
-                .assert_error(401, "unauthenticated");
+            let response = app.get(&path, token.as_deref()).await;
+            let message = response.assert_error(401, "unauthenticated");
             assert!(message.contains(expected), "{path}: {message}");
+            assert_eq!(response.headers["www-authenticate"], "Bearer", "{path}");
         }
         let message = app
             .get_with(&path, None, &[("authorization", "Basic YWxpY2U6cHc=")])
