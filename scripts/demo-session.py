@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""A working session against the command services, through server reflection only.
+"""A working session against the command services, through server reflection only, and
+against the HTTP read API.
 
 Registers a customer, creates a product with a SKU, restocks it and adds it to the customer's
 cart, printing each call and its consistency token. Uses grpc-requests (PyPI), a reflection
 client: no .proto files needed. Tokens come from `commerce-token`.
 
-    scripts/demo-session.py            # against scripts/run's services (ports 50051...)
+With DEMO_HTTP (the gateway's base URL), each command is followed by a read through the HTTP
+gateway that carries the command's consistency token (`X-Consistency-Token: <stream>@<version>`)
+and must show the command's effect: the whole path command → log → relay → RocketMQ →
+projection → read model → query service → gateway. A 503 `not_yet_consistent` is retried after
+its Retry-After, as a client should (the first reads may wait for the workers to start).
+
+    scripts/demo-session.py            # against scripts/run's services (ports 50051..., 8080)
     DEMO_CUSTOMER=127.0.0.1:51051 ... scripts/demo-session.py
 
 Exits non-zero on the first unexpected answer; scripts/test runs it.
@@ -14,6 +21,9 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 
 import grpc
@@ -28,9 +38,10 @@ ENDPOINTS = {
 }
 
 
-def token(subject, role):
+def token(subject, role, ttl=3600):
     binary = os.path.join(ROOT, "target", PROFILE, "commerce-token")
-    return subprocess.run([binary, subject, role], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run([binary, subject, role, "--ttl", str(ttl)], check=True,
+                          capture_output=True, text=True).stdout.strip()
 
 
 def call(service_name, method, request, bearer):
@@ -40,6 +51,43 @@ def call(service_name, method, request, bearer):
     reply = client.request(service_name, method, request, metadata=[("authorization", f"Bearer {bearer}")])
     print(f"< {json.dumps(reply)}")
     return reply
+
+
+HTTP = os.environ.get("DEMO_HTTP", "http://127.0.0.1:8080")
+
+
+def consistency(reply):
+    """The consistency token of a command's reply, as the gateway's header wants it."""
+    return f"{reply['result']['stream_id']}@{reply['result']['version']}"
+
+
+def http_get(path, bearer=None, token=None, expect=200, patience=60):
+    """GET through the gateway; retries 503 not_yet_consistent for up to `patience` seconds."""
+    headers = {"Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    if token:
+        headers["X-Consistency-Token"] = token
+    deadline = time.time() + patience
+    while True:
+        request = urllib.request.Request(HTTP + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, body, retry = response.status, json.load(response), None
+        except urllib.error.HTTPError as err:
+            status, body, retry = err.code, json.load(err), err.headers.get("Retry-After")
+        if status == 503 and body["error"]["code"] == "not_yet_consistent" and time.time() < deadline:
+            time.sleep(float(retry or 1))
+            continue
+        break
+    shown = f" [{token}]" if token else ""
+    print(f"> GET {path}{shown}")
+    print(f"< {status} {json.dumps(body)[:400]}")
+    assert status == expect, f"GET {path}: expected {expect}, got {status}"
+    if status >= 400:
+        error = body["error"]
+        assert error["code"] and error["message"] and error["request_id"], body
+    return body
 
 
 def expect_status(code, fn):
@@ -64,9 +112,16 @@ def main():
     first = call("commerce.customer.v1.CustomerCommands", "Register", register, customer)
     again = call("commerce.customer.v1.CustomerCommands", "Register", register, customer)
     assert first == again, "the same command id must return the same result"
-    call("commerce.customer.v1.CustomerCommands", "DepositBalance",
-         {"command_id": str(uuid.uuid4()), "customer_id": customer_id,
-          "amount": {"amount_minor": 5000, "currency": "EUR"}}, customer)
+    deposited = call("commerce.customer.v1.CustomerCommands", "DepositBalance",
+                     {"command_id": str(uuid.uuid4()), "customer_id": customer_id,
+                      "amount": {"amount_minor": 5000, "currency": "EUR"}}, customer)
+    if HTTP:
+        me = http_get("/api/v1/me", customer, consistency(deposited))
+        assert me["balance"] == {"amount_minor": 5000, "currency": "EUR"}, me
+        http_get("/api/v1/me", expect=401)
+        http_get(f"/api/v1/admin/customers/{customer_id}", customer, expect=403)
+        seen = http_get(f"/api/v1/admin/customers/{customer_id}", admin)
+        assert seen["name"] == "Ada Lovelace", seen
 
     call("commerce.product.v1.ProductCommands", "CreateProduct",
          {"command_id": str(uuid.uuid4()), "product_id": product_id,
@@ -81,12 +136,28 @@ def main():
                      {"command_id": str(uuid.uuid4()), "product_id": product_id, "sku_id": sku_id,
                       "quantity": 10}, admin)
     assert restocked["result"]["stream_id"] == f"product-{product_id}"
+    if HTTP:
+        product = http_get(f"/api/v1/products/{product_id}", customer, consistency(restocked))
+        assert [sku["available"] for sku in product["skus"]] == [10], product
+        found = http_get("/api/v1/products?q=organic&limit=5", customer)
+        assert product_id in [p["product_id"] for p in found["products"]], found
+        http_get("/api/v1/products/not-a-uuid", customer, expect=400)
+        http_get(f"/api/v1/orders/{uuid.uuid4()}", customer, expect=404)
 
     if os.environ.get("DEMO_SKIP_CART") != "1":
         added = call("commerce.cart.v1.CartCommands", "AddItem",
                      {"command_id": str(uuid.uuid4()), "customer_id": customer_id,
                       "product_id": product_id, "sku_id": sku_id, "quantity": 2}, customer)
         assert added["result"]["stream_id"] == f"cart-{customer_id}"
+        if HTTP:
+            cart = http_get("/api/v1/cart", customer, consistency(added))
+            assert [(line["sku_id"], line["quantity"]) for line in cart["lines"]] == [(sku_id, 2)], cart
+            assert cart["valid"] and cart["total"]["amount_minor"] == 3998, cart
+    if os.environ.get("DEMO_WRITE_ENV"):
+        # For scripts/run's curl examples: who the demo customer is, and a day-long token.
+        with open(os.environ["DEMO_WRITE_ENV"], "w") as out:
+            out.write(f"DEMO_CUSTOMER_ID={customer_id}\nDEMO_PRODUCT_ID={product_id}\n"
+                      f"DEMO_TOKEN={token(customer_id, 'customer', ttl=86400)}\n")
     print("demo session: ok")
 
 
