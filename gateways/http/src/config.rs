@@ -2,16 +2,8 @@
 //! wait for them, and how bearer tokens are checked.
 //!
 //! Read from an environment map (`APP_…` variables, `__` between levels) so it is tested without
-//! touching the process environment:
-//!
-//! | variable | default |
-//! |---|---|
-//! | `APP_STAGE` | `local` (`local`, `k8s` or `prod`; outside `local` a JWT secret must be set) |
-//! | `APP_HTTP__LISTEN` | `127.0.0.1:8080` (the `--listen ADDR` flag overrides it) |
-//! | `APP_HTTP__QUERY_ENDPOINT` | `http://127.0.0.1:50060` (one endpoint serves all five query services) |
-//! | `APP_HTTP__QUERY_TIMEOUT_MS` | 5000: deadline of each gRPC call; must exceed the query services' 2 s consistency wait |
-//! | `APP_AUTH__JWT_SECRET` | a development secret, refused outside the `local` stage; at least 32 bytes |
-//! | `APP_AUTH__ISSUER` | `commerce` |
+//! touching the process environment; the variables and their defaults are tabled in the crate
+//! documentation.
 
 use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 

@@ -181,7 +181,7 @@ fn protect(operation: &mut Operation) {
                      least that version, or is 503 `not_yet_consistent`",
                 ))
                 .schema(Some(string_schema(Some(
-                    "^[a-z0-9_]+-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}@[0-9]+$",
+                    "^[a-z0-9_]+-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}@[0-9]{1,19}$",
                 ))))
                 .build(),
         );

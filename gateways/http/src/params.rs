@@ -32,6 +32,7 @@ pub struct PageParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page; absent for the first page. Opaque.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -43,8 +44,10 @@ pub struct ProductListParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page; absent for the first page. Opaque.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
     /// Only products whose title starts with this text (case-insensitive).
+    #[param(max_length = 200)]
     pub q: Option<String>,
 }
 
@@ -60,6 +63,7 @@ pub struct OrderListParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page; absent for the first page. Opaque.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -143,11 +147,14 @@ impl OrderListParams {
     }
 }
 
-/// A UUID path parameter, in the canonical lowercase hyphenated form the read models key by.
+/// A UUID in its hyphenated form (`8-4-4-4-12` hex digits, either case: what the document's
+/// `format: uuid` promises), as the canonical lowercase string the read models key by.
 pub fn uuid(field: &str, value: &str) -> Result<String, ApiError> {
-    Uuid::try_parse(value)
+    Some(value)
+        .filter(|value| value.len() == 36)
+        .and_then(|value| Uuid::try_parse(value).ok())
         .map(|id| id.hyphenated().to_string())
-        .map_err(|_| ApiError::invalid(field, "must be a UUID"))
+        .ok_or_else(|| ApiError::invalid(field, "must be a UUID"))
 }
 
 /// An `X-Consistency-Token` value, `<stream_id>@<version>`: the stream id `<category>-<uuid>`
@@ -216,9 +223,18 @@ mod tests {
     }
 
     #[test]
-    fn uuids_are_normalised_and_anything_else_refused() {
+    fn hyphenated_uuids_are_normalised_and_anything_else_refused() {
         assert_eq!(uuid("order_id", &ID.to_uppercase()).unwrap(), ID);
-        assert_eq!(uuid("order_id", &ID.replace('-', "")).unwrap(), ID);
+        for other_spelling in [
+            ID.replace('-', ""),
+            format!("{{{ID}}}"),
+            format!("urn:uuid:{ID}"),
+        ] {
+            assert!(
+                uuid("order_id", &other_spelling).is_err(),
+                "{other_spelling}"
+            );
+        }
         let error = uuid("order_id", "42").unwrap_err();
         assert_eq!(
             error,

@@ -204,4 +204,14 @@ async fn the_document_describes_parameters_and_schemas() {
         .clone();
     assert_eq!(limit["schema"]["minimum"], 1);
     assert_eq!(limit["schema"]["maximum"], 100);
+    let q = doc["paths"]["/api/v1/products"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "q")
+        .unwrap()
+        .clone();
+    assert_eq!(q["schema"]["maxLength"], 200);
+    let id = &doc["paths"]["/api/v1/orders/{order_id}"]["get"]["parameters"][0];
+    assert_eq!(id["schema"]["format"], "uuid");
 }

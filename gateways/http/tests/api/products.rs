@@ -106,6 +106,10 @@ async fn malformed_product_parameters_are_400_without_asking_the_query_service()
             .assert_error(400, "invalid_argument");
         assert!(message.contains(expected), "{path}: {message}");
     }
+    let unhyphenated = format!("/api/v1/products/{}", PRODUCT.replace('-', ""));
+    app.get(&unhyphenated, Some(&token))
+        .await
+        .assert_error(400, "invalid_argument");
     let long = format!("/api/v1/products?q={}", "t".repeat(201));
     app.get(&long, Some(&token))
         .await
