@@ -142,6 +142,7 @@ impl App {
         // Both reflection versions: grpcurl asks for v1, some clients only speak v1alpha.
         let router = Server::builder()
             .timeout(REQUEST_TIMEOUT)
+            .trace_fn(request_span)
             .add_service(health_service)
             .add_service(InterceptedService::new(catalog, auth.clone()))
             .add_service(InterceptedService::new(customers, auth.clone()))
@@ -195,6 +196,17 @@ impl App {
         }
         result
     }
+}
+
+/// Every log line of a call carries its path and the `x-request-id` the HTTP gateway forwards,
+/// so one request can be followed from the gateway's log into this one.
+fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("grpc", path = %request.uri().path(), request_id)
 }
 
 fn name_of<S: NamedService>(_: &S) -> &'static str {

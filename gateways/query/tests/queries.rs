@@ -2,8 +2,7 @@
 //! log, applied by the projection runtime (markers included) to PostgreSQL and to a Redis key
 //! prefix of this test's own, and read back over gRPC through a real `commerce-query` server.
 
-#[path = "../../../projections/tests/read_models_support/mod.rs"]
-mod read_models_support;
+mod support;
 
 use std::time::Duration;
 
@@ -13,136 +12,14 @@ use commerce_proto::query::{
     catalog_queries_client::CatalogQueriesClient, customer_queries_client::CustomerQueriesClient,
     order_queries_client::OrderQueriesClient, payment_queries_client::PaymentQueriesClient,
 };
-use event_store::RecordedEvent;
-use metrics_gateway::Registry;
-use projections::{
-    read_models,
-    runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy},
+use service_auth::{AuthConfig, Claims, ROLE_CUSTOMER, ROLE_SERVICE, issue_token};
+use support::{
+    World, admin, apply, assert_code, authed, customer,
+    read_models_support::{Stream, story::eur, t},
+    token,
 };
-use query_service::{App, QueryConfig, cache::CacheMetrics};
-use read_models_support::{
-    Log, RedisSpace, Stream, all_events, database,
-    story::{self, Story, eur},
-    t,
-};
-use service_auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, ROLE_SERVICE, issue_token};
-use settings::ExposeSecret;
-use tonic::{Code, Request, Status, transport::Channel};
+use tonic::Code;
 use uuid::Uuid;
-
-struct World {
-    _db: event_store::testing::TestDatabase,
-    log: Log,
-    _redis: RedisSpace,
-    runtime: ProjectionRuntime,
-    story: Story,
-    channel: Channel,
-    cache: CacheMetrics,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl World {
-    /// The story written and fully projected; a query server with a `wait` consistency bound.
-    async fn start(wait: Duration) -> Self {
-        let (db, mut log) = database().await;
-        let story = story::write(&mut log).await;
-        let redis = RedisSpace::new().await;
-        let client = redis::Client::open(db.settings.redis.url.expose_secret()).unwrap();
-        let manager = redis::aio::ConnectionManager::new(client).await.unwrap();
-        let runtime = ProjectionRuntime::new(
-            db.pool.clone(),
-            log.store.clone(),
-            manager,
-            redis.prefix.clone(),
-            RetryPolicy {
-                max_attempts: 1,
-                retry_delay: Duration::from_millis(1),
-            },
-            ProjectionMetrics::register(&mut Registry::default()),
-        );
-        let events = all_events(&log.store).await;
-        apply(&runtime, &events).await;
-
-        let mut settings = db.settings.clone();
-        settings.projections.redis_prefix = redis.prefix.clone();
-        let config = QueryConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            metrics_listen: None,
-            settings,
-            auth: AuthConfig::development(),
-            cache_capacity: 1000,
-            cache_ttl: Duration::from_secs(60),
-            consistency_wait: wait,
-            max_request_bytes: 16 * 1024,
-        };
-        let app = App::build(config).await.expect("query service builds");
-        let address = app.local_addr();
-        let cache = app.cache_metrics();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        let channel = Channel::from_shared(format!("http://{address}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to the query service");
-        log.appended = 0;
-        Self {
-            _db: db,
-            log,
-            _redis: redis,
-            runtime,
-            story,
-            channel,
-            cache,
-            _stop: stop,
-        }
-    }
-}
-
-/// Applies `events` to every read model following their categories, as the workers would.
-async fn apply(runtime: &ProjectionRuntime, events: &[RecordedEvent]) {
-    for projection in read_models::all() {
-        for event in events {
-            if projection
-                .categories()
-                .contains(&event.stream_id.category())
-            {
-                runtime.apply(&projection, event).await.expect("applies");
-            }
-        }
-    }
-}
-
-fn token(sub: &str, roles: &[&str]) -> String {
-    issue_token(
-        &AuthConfig::development(),
-        &Claims::new(sub, roles, "commerce", Duration::from_secs(300)),
-    )
-}
-
-fn customer(id: CustomerId) -> String {
-    token(&id.to_string(), &[ROLE_CUSTOMER])
-}
-
-fn admin() -> String {
-    token("ops", &[ROLE_ADMIN])
-}
-
-fn authed<T>(bearer: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {bearer}").parse().unwrap());
-    request
-}
-
-fn assert_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, what: &str) -> Status {
-    let status = result.expect_err(what);
-    assert_eq!(status.code(), code, "{what}: {status:?}");
-    status
-}
 
 #[tokio::test]
 async fn every_query_answers_from_the_read_models_for_its_owner() {

@@ -1,5 +1,6 @@
 //! Router tests of the HTTP gateway: the real router and middleware, in front of an in-process
 //! fake query service ([`fake`]) over canned data ([`canned`]) that checks the forwarded token and records what it received.
+//! [`full_stack`] puts the gateway in front of the real query service over real read models.
 
 mod auth;
 mod canned;
@@ -8,6 +9,7 @@ mod consistency;
 mod customers;
 mod errors;
 mod fake;
+mod full_stack;
 mod health;
 mod helpers;
 mod openapi;
@@ -16,3 +18,6 @@ mod payments;
 mod products;
 mod request_id;
 mod server;
+
+#[path = "../../../query/tests/support/mod.rs"]
+mod query_support;

@@ -1,0 +1,148 @@
+//! Shared by the query service's tests and the HTTP gateway's full-stack tests: a checkout story
+//! written to a fresh event log and applied by the real projection runtime (markers included)
+//! to PostgreSQL and a Redis prefix of the test's own, and a real query server over it.
+#![allow(dead_code)]
+
+#[path = "../../../../projections/tests/read_models_support/mod.rs"]
+pub mod read_models_support;
+
+use std::{net::SocketAddr, time::Duration};
+
+use aggregates::CustomerId;
+use event_store::RecordedEvent;
+use metrics_gateway::Registry;
+use projections::{
+    read_models,
+    runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy},
+};
+use query_service::{App, QueryConfig, cache::CacheMetrics};
+use read_models_support::{
+    Log, RedisSpace, all_events, database,
+    story::{self, Story},
+};
+use service_auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token};
+use settings::ExposeSecret;
+use tonic::{Code, Request, Status, transport::Channel};
+
+/// A projected story and a query server over it.
+pub struct World {
+    pub _db: event_store::testing::TestDatabase,
+    pub log: Log,
+    pub _redis: RedisSpace,
+    pub runtime: ProjectionRuntime,
+    pub story: Story,
+    pub channel: Channel,
+    pub cache: CacheMetrics,
+    pub _stop: tokio::sync::oneshot::Sender<()>,
+    /// The query server's address.
+    pub query_addr: SocketAddr,
+}
+
+impl World {
+    /// The story written and fully projected; a query server with a `wait` consistency bound.
+    pub async fn start(wait: Duration) -> Self {
+        let (db, mut log) = database().await;
+        let story = story::write(&mut log).await;
+        let redis = RedisSpace::new().await;
+        let client = redis::Client::open(db.settings.redis.url.expose_secret()).unwrap();
+        let manager = redis::aio::ConnectionManager::new(client).await.unwrap();
+        let runtime = ProjectionRuntime::new(
+            db.pool.clone(),
+            log.store.clone(),
+            manager,
+            redis.prefix.clone(),
+            RetryPolicy {
+                max_attempts: 1,
+                retry_delay: Duration::from_millis(1),
+            },
+            ProjectionMetrics::register(&mut Registry::default()),
+        );
+        let events = all_events(&log.store).await;
+        apply(&runtime, &events).await;
+
+        let mut settings = db.settings.clone();
+        settings.projections.redis_prefix = redis.prefix.clone();
+        let config = QueryConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            metrics_listen: None,
+            settings,
+            auth: AuthConfig::development(),
+            cache_capacity: 1000,
+            cache_ttl: Duration::from_secs(60),
+            consistency_wait: wait,
+            max_request_bytes: 16 * 1024,
+        };
+        let app = App::build(config).await.expect("query service builds");
+        let address = app.local_addr();
+        let query_addr = address;
+        let cache = app.cache_metrics();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the query service");
+        log.appended = 0;
+        Self {
+            _db: db,
+            log,
+            _redis: redis,
+            runtime,
+            story,
+            channel,
+            cache,
+            _stop: stop,
+            query_addr,
+        }
+    }
+}
+
+/// Applies `events` to every read model following their categories, as the workers would.
+pub async fn apply(runtime: &ProjectionRuntime, events: &[RecordedEvent]) {
+    for projection in read_models::all() {
+        for event in events {
+            if projection
+                .categories()
+                .contains(&event.stream_id.category())
+            {
+                runtime.apply(&projection, event).await.expect("applies");
+            }
+        }
+    }
+}
+
+pub fn token(sub: &str, roles: &[&str]) -> String {
+    issue_token(
+        &AuthConfig::development(),
+        &Claims::new(sub, roles, "commerce", Duration::from_secs(300)),
+    )
+}
+
+pub fn customer(id: CustomerId) -> String {
+    token(&id.to_string(), &[ROLE_CUSTOMER])
+}
+
+pub fn admin() -> String {
+    token("ops", &[ROLE_ADMIN])
+}
+
+pub fn authed<T>(bearer: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {bearer}").parse().unwrap());
+    request
+}
+
+pub fn assert_code<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    what: &str,
+) -> Status {
+    let status = result.expect_err(what);
+    assert_eq!(status.code(), code, "{what}: {status:?}");
+    status
+}
