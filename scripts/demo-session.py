@@ -58,7 +58,7 @@ HTTP = os.environ.get("DEMO_HTTP", "http://127.0.0.1:8080")
 
 def consistency(reply):
     """The consistency token of a command's reply, as the gateway's header wants it."""
-    return f"{reply['result']['stream_id']}@{reply['result']['version']}"
+    return f"{reply['result']['stream_id']}@{reply['result'].get('version', 0)}"
 
 
 def http_get(path, bearer=None, token=None, expect=200, patience=60):
