@@ -19,7 +19,7 @@ use projections::{
     read_models::{cart_view, catalog, customers, orders, payments},
 };
 use redis::aio::ConnectionManager;
-use service_auth::caller;
+use service_auth::{Caller, caller};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
@@ -163,6 +163,14 @@ fn parse_id<T: FromStr>(what: &str, value: &str) -> Result<T, QueryError> {
         .map_err(|_| QueryError::InvalidArgument(format!("{what} must be a UUID, got {value:?}")))
 }
 
+/// The customer `customer_id` names, whose data `who` must be allowed to read (themselves or an
+/// admin).
+fn own_customer(who: &Caller, customer_id: &str) -> Result<CustomerId, QueryError> {
+    let customer_id: CustomerId = parse_id("customer_id", customer_id)?;
+    who.require_customer(&customer_id)?;
+    Ok(customer_id)
+}
+
 fn stream(category: &str, id: impl std::fmt::Display) -> StreamId {
     StreamId::new(category, id).expect("categories are constants and ids are UUIDs")
 }
@@ -272,9 +280,7 @@ impl CustomerQueries for QueryServices {
     ) -> Result<Response<query::Customer>, Status> {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
-        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id)
-            .map_err(QueryError::from)?;
+        let customer_id = own_customer(&who, &request.customer_id)?;
         let token = Token::from_request(request.consistency.as_ref())?;
         let state = &self.state;
         let stream = stream("customer", customer_id);
@@ -302,9 +308,7 @@ impl CartQueries for QueryServices {
     ) -> Result<Response<query::Cart>, Status> {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
-        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id)
-            .map_err(QueryError::from)?;
+        let customer_id = own_customer(&who, &request.customer_id)?;
         let token = Token::from_request(request.consistency.as_ref())?;
         let state = &self.state;
         let stream = stream("cart", customer_id);
@@ -336,9 +340,7 @@ impl OrderQueries for QueryServices {
     ) -> Result<Response<query::ListOrdersResponse>, Status> {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
-        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id)
-            .map_err(QueryError::from)?;
+        let customer_id = own_customer(&who, &request.customer_id)?;
         let limit = page_size(request.limit)?;
         let after: Option<i64> = cursor(&request.cursor)?;
         let status = match request.status.as_str() {
@@ -391,9 +393,7 @@ impl PaymentQueries for QueryServices {
     ) -> Result<Response<query::ListPaymentsResponse>, Status> {
         let who = caller(&request).map_err(QueryError::from)?.clone();
         let request = request.into_inner();
-        let customer_id: CustomerId = parse_id("customer_id", &request.customer_id)?;
-        who.require_customer(&customer_id)
-            .map_err(QueryError::from)?;
+        let customer_id = own_customer(&who, &request.customer_id)?;
         let limit = page_size(request.limit)?;
         let after: Option<i64> = cursor(&request.cursor)?;
         let token = Token::from_request(request.consistency.as_ref())?;
