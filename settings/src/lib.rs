@@ -87,12 +87,31 @@ impl Default for Settings {
 }
 
 /// PostgreSQL connection pool settings.
+///
+/// Every process of the system shares one server, whose `max_connections` is a budget: the pool
+/// sizes per role and the arithmetic are in `docs/connection-budget.md`. A process names its role
+/// in [`DatabaseSettings::application_name`]; the stage file may then give that role its own
+/// values in a `[database.roles.<application_name>]` table (see [`Settings::from_env`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// Full connection URL; may carry a password, hence secret.
     pub url: SecretString,
+    /// The process role, sent as PostgreSQL's `application_name` so that `pg_stat_activity`
+    /// counts connections per role (e.g. `commerce-command-order`, `commerce-relay`); also the
+    /// key of the role's table in the stage file. Lowercase.
+    pub application_name: String,
+    /// Most pooled connections of one process. Dedicated connections (the append notifier, the
+    /// relay's leadership lock) come on top: see `docs/connection-budget.md`.
     pub max_connections: u32,
+    /// Connections a pool keeps open while idle (0 or 1: an idle process should hold little).
+    pub min_connections: u32,
+    /// A pooled connection idle this long is closed (down to `min_connections`); 0 keeps idle
+    /// connections forever.
+    pub idle_timeout_ms: u64,
+    /// A pooled connection is closed when released after being open this long (spreads
+    /// reconnects after a failover and bounds server-side memory growth); 0 for no limit.
+    pub max_lifetime_ms: u64,
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` on every pooled connection.
     pub statement_timeout_ms: u64,
@@ -105,7 +124,11 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: SecretString::from("postgres://postgres@127.0.0.1:5432/commerce"),
+            application_name: "commerce".to_owned(),
             max_connections: 16,
+            min_connections: 0,
+            idle_timeout_ms: 30_000,
+            max_lifetime_ms: 30 * 60_000,
             acquire_timeout_ms: 5_000,
             statement_timeout_ms: 30_000,
             idle_in_transaction_timeout_ms: 10_000,
@@ -114,8 +137,19 @@ impl Default for DatabaseSettings {
 }
 
 impl DatabaseSettings {
+    /// Longest wait for a pooled connection.
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.acquire_timeout_ms)
+    }
+
+    /// How long a pooled connection may stay idle before it is closed; `None` for ever.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        (self.idle_timeout_ms > 0).then(|| Duration::from_millis(self.idle_timeout_ms))
+    }
+
+    /// How long a pooled connection may live; `None` for ever.
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        (self.max_lifetime_ms > 0).then(|| Duration::from_millis(self.max_lifetime_ms))
     }
 }
 
@@ -254,6 +288,12 @@ impl Settings {
     }
 
     /// Loads settings from the given environment map (and the stage file it selects).
+    ///
+    /// Between the stage file and the environment sits one more layer: the stage file's
+    /// `[database.roles.<application_name>]` table, whose keys override `[database]` for the
+    /// process whose `database.application_name` (usually `APP_DATABASE__APPLICATION_NAME`) names
+    /// that role. So one file holds every role's pool size, and an `APP_DATABASE__…` variable
+    /// still beats it.
     pub fn from_env(env: HashMap<String, String>) -> Result<Self, SettingsError> {
         let stage = Stage::parse(env.get("APP_STAGE").map_or("local", String::as_str))?;
         let dir = env
@@ -264,17 +304,21 @@ impl Settings {
             .into_iter()
             .filter(|(k, _)| k.starts_with("APP_") && k != "APP_STAGE" && k != "APP_CONFIG_DIR")
             .collect();
+        let file =
+            config::File::with_name(&dir.join(stage.name()).to_string_lossy()).required(false);
+        let environment = config::Environment::with_prefix("APP")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(overrides));
+        let without_role = config::Config::builder()
+            .add_source(file.clone())
+            .add_source(environment.clone())
+            .build()?;
         let layered = config::Config::builder()
-            .add_source(
-                config::File::with_name(&dir.join(stage.name()).to_string_lossy()).required(false),
-            )
-            .add_source(
-                config::Environment::with_prefix("APP")
-                    .prefix_separator("_")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(overrides)),
-            )
+            .add_source(file)
+            .add_source(role_layer(&without_role)?)
+            .add_source(environment)
             .build()?;
         let mut settings: Settings = layered.try_deserialize()?;
         settings.stage = Some(stage);
@@ -285,6 +329,25 @@ impl Settings {
     pub fn stage(&self) -> Stage {
         self.stage.unwrap_or(Stage::Local)
     }
+}
+
+/// The `[database.roles.<application_name>]` table of `layered`, as `database.*` keys (empty
+/// when the process names no role or its role has no table).
+fn role_layer(layered: &config::Config) -> Result<config::Config, SettingsError> {
+    let name = layered
+        .get_string("database.application_name")
+        .unwrap_or_else(|_| DatabaseSettings::default().application_name);
+    let mut role = config::Config::builder();
+    let roles = layered
+        .get_table("database.roles")
+        .unwrap_or_default()
+        .remove(&name);
+    if let Some(table) = roles {
+        for (key, value) in table.into_table()? {
+            role = role.set_default(format!("database.{key}"), value)?;
+        }
+    }
+    Ok(role.build()?)
 }
 
 #[cfg(test)]
@@ -336,6 +399,117 @@ mod tests {
         assert_eq!(s.database.max_connections, 7, "environment beats the file");
         assert_eq!(s.event_store.max_event_bytes, 2048);
         assert_eq!(s.database.statement_timeout_ms, 30_000, "default kept");
+    }
+
+    fn fixture_dir_with_roles() -> String {
+        let dir = std::env::temp_dir().join(format!("settings-roles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("prod.toml"),
+            "[database]\nmax_connections = 12\nidle_timeout_ms = 45000\nmin_connections = 1\n\
+             [database.roles.commerce-relay]\nmax_connections = 3\n\
+             [database.roles.commerce-command-order]\nmax_connections = 5\nmax_lifetime_ms = 60000\n",
+        )
+        .unwrap();
+        dir.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn pools_default_to_shrinking_when_idle_and_to_a_generic_application_name() {
+        let s = Settings::from_env(env(&[("APP_CONFIG_DIR", "/nonexistent")])).unwrap();
+        let db = &s.database;
+        assert_eq!(db.application_name, "commerce");
+        assert_eq!(db.max_connections, 16);
+        assert_eq!(db.min_connections, 0);
+        assert_eq!(db.idle_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(db.max_lifetime(), Some(Duration::from_secs(30 * 60)));
+    }
+
+    #[test]
+    fn pool_settings_layer_defaults_then_stage_file_then_environment() {
+        let dir = fixture_dir_with_roles();
+        let s = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", &dir),
+            ("APP_STAGE", "prod"),
+            ("APP_DATABASE__MAX_LIFETIME_MS", "0"),
+            ("APP_DATABASE__APPLICATION_NAME", "commerce-query"),
+        ]))
+        .unwrap();
+        let db = &s.database;
+        assert_eq!(
+            db.application_name, "commerce-query",
+            "from the environment"
+        );
+        assert_eq!(
+            db.max_connections, 12,
+            "from the file: the role has no table"
+        );
+        assert_eq!(db.min_connections, 1, "from the file");
+        assert_eq!(
+            db.idle_timeout(),
+            Some(Duration::from_secs(45)),
+            "from the file"
+        );
+        assert_eq!(db.max_lifetime(), None, "0 from the environment: no limit");
+        assert_eq!(db.acquire_timeout_ms, 5_000, "default kept");
+    }
+
+    #[test]
+    fn role_table_of_the_stage_file_applies_to_that_role_only() {
+        let dir = fixture_dir_with_roles();
+        let settings_of = |role: &str| {
+            Settings::from_env(env(&[
+                ("APP_CONFIG_DIR", &dir),
+                ("APP_STAGE", "prod"),
+                ("APP_DATABASE__APPLICATION_NAME", role),
+            ]))
+            .unwrap()
+            .database
+        };
+        let relay = settings_of("commerce-relay");
+        assert_eq!(
+            relay.max_connections, 3,
+            "the role's table beats [database]"
+        );
+        assert_eq!(
+            relay.idle_timeout_ms, 45_000,
+            "[database] kept where the role is silent"
+        );
+        let order = settings_of("commerce-command-order");
+        assert_eq!(order.max_connections, 5);
+        assert_eq!(order.max_lifetime(), Some(Duration::from_secs(60)));
+        assert_eq!(settings_of("commerce-projections").max_connections, 12);
+    }
+
+    #[test]
+    fn environment_beats_the_role_table() {
+        let dir = fixture_dir_with_roles();
+        let s = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", &dir),
+            ("APP_STAGE", "prod"),
+            ("APP_DATABASE__APPLICATION_NAME", "commerce-relay"),
+            ("APP_DATABASE__MAX_CONNECTIONS", "2"),
+        ]))
+        .unwrap();
+        assert_eq!(s.database.max_connections, 2);
+    }
+
+    #[test]
+    fn local_stage_file_gives_each_role_its_own_pool() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+        let pool_of = |role: &str| {
+            Settings::from_env(env(&[
+                ("APP_CONFIG_DIR", dir),
+                ("APP_DATABASE__APPLICATION_NAME", role),
+            ]))
+            .unwrap()
+            .database
+            .max_connections
+        };
+        assert_eq!(pool_of("commerce-command-order"), 5);
+        assert_eq!(pool_of("commerce-relay"), 3);
+        assert_eq!(pool_of("commerce-query"), 8);
+        assert_eq!(pool_of("commerce"), 16, "no role: the generic pool");
     }
 
     #[test]
