@@ -46,10 +46,14 @@ pub use version::{AllPosition, CurrentVersion, ExpectedVersion};
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Connection options for `settings`, with server-side timeouts that keep a stuck statement or a
-/// forgotten open transaction from holding back `$all` tailers for long.
+/// forgotten open transaction from holding back `$all` tailers for long, and the process role as
+/// `application_name` so that `pg_stat_activity` counts connections per role
+/// (`docs/connection-budget.md`). Dedicated connections (the append notifier, the relay's
+/// leadership lock) are built from these options too, so they carry the role's name.
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
     let options: PgConnectOptions = settings.url.expose_secret().parse()?;
     Ok(options
+        .application_name(&settings.application_name)
         .options([
             (
                 "statement_timeout",
@@ -64,12 +68,21 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
 }
 
+/// Pool options for `settings`: at most `max_connections`, shrinking to `min_connections` after
+/// `idle_timeout_ms` idle, each connection retired after `max_lifetime_ms`. Every pool of the
+/// system is built from these, so each fits the connection budget (`docs/connection-budget.md`).
+pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections.min(settings.max_connections))
+        .idle_timeout(settings.idle_timeout())
+        .max_lifetime(settings.max_lifetime())
+        .acquire_timeout(settings.acquire_timeout())
+}
+
 /// A connection pool for `settings` (connects lazily on first use).
 pub fn connect_lazy(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
-    Ok(PgPoolOptions::new()
-        .max_connections(settings.max_connections)
-        .acquire_timeout(settings.acquire_timeout())
-        .connect_lazy_with(connect_options(settings)?))
+    Ok(pool_options(settings).connect_lazy_with(connect_options(settings)?))
 }
 
 /// Handle to the event log. Cheap to clone; clones share the pool.

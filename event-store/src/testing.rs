@@ -5,9 +5,9 @@
 //! without seeing each other's events; the database is dropped when the test ends.
 
 use settings::{ExposeSecret, SecretString, Settings};
-use sqlx::{Connection, Executor, PgConnection, PgPool, postgres::PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
 
-use crate::{AllPosition, EventStore, MIGRATOR, RecordedEvent, connect_options};
+use crate::{AllPosition, EventStore, MIGRATOR, RecordedEvent, connect_options, pool_options};
 
 /// A migrated database of its own, and the settings pointing at it (`settings.database.url` names
 /// the test database, so a child process given that URL works on it too).
@@ -32,7 +32,7 @@ impl TestDatabase {
             .expect("create test database");
         admin.close().await.ok();
         let options = server.database(&name);
-        let pool = PgPoolOptions::new()
+        let pool = pool_options(&settings.database)
             .max_connections(max_connections)
             .connect_with(options)
             .await

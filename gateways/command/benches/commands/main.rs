@@ -36,7 +36,6 @@ use std::time::Duration;
 use command_service::ServiceKind;
 use event_store::{EventStore, testing::TestDatabase};
 use settings::Settings;
-use sqlx::postgres::PgPoolOptions;
 
 use crate::{
     cart::{AddItem, CATALOG},
@@ -110,7 +109,7 @@ async fn main() {
         );
     }
     // The cart service is another process in production: it gets a pool of its own.
-    let cart_pool = PgPoolOptions::new()
+    let cart_pool = event_store::pool_options(&db.settings.database)
         .max_connections(pool)
         .connect_with(
             event_store::connect_options(&db.settings.database)
