@@ -4,7 +4,10 @@
 
 mod support;
 
-use projections::runtime::{Applied, Handled};
+use std::collections::BTreeMap;
+
+use projections::runtime::{Applied, Handled, RuntimeError};
+use rocketmq_gateway::{ReceivedMessage, property};
 use support::{Harness, MAX_ATTEMPTS, snapshot};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,11 +143,24 @@ async fn runtime_skip_drops_a_parked_event_and_the_rest_of_its_stream_redrives_p
         for event in &events {
             h.runtime.handle(&projection, event).await;
         }
-        assert!(h.runtime.skip(&projection, "ledger-skip", 7).await.is_err());
-        h.runtime
-            .skip(&projection, "ledger-skip", 1)
-            .await
-            .expect("skip v1");
+        let parked = h.runtime.parked(Some(projection.name())).await.unwrap();
+        let (v1, v2) = (parked[0].id, parked[1].id);
+        assert!(matches!(
+            h.runtime.skip(&projection, v2 + 1000).await,
+            Err(RuntimeError::NotParked { .. })
+        ));
+        // v2 waits behind v1: skipping it first would let the stream overtake v1.
+        assert!(matches!(
+            h.runtime.skip(&projection, v2).await,
+            Err(RuntimeError::NotOldestParked { oldest, .. }) if oldest == v1
+        ));
+        let skipped = h.runtime.skip(&projection, v1).await.expect("skip v1");
+        assert_eq!(skipped.version, Some(1));
+        // v2 is still parked: the stream stays stopped until it is re-driven.
+        assert_eq!(
+            h.runtime.handle(&projection, &events[2]).await,
+            Handled::Parked
+        );
         let report = h
             .runtime
             .redrive(&projection, "ledger-skip")
@@ -156,6 +172,86 @@ async fn runtime_skip_drops_a_parked_event_and_the_rest_of_its_stream_redrives_p
     assert_eq!(h.pg_versions("skip").await, vec![0, 2]);
     assert_eq!(h.pg_total("skip").await, Some(4));
     assert_eq!(h.redis_versions("skip").await, vec![0, 2]);
+}
+
+/// A message of `ledger-<id>` whose body is not an event and which does not say its version.
+fn undecodable(id: &str) -> ReceivedMessage {
+    ReceivedMessage {
+        topic: "ledger".to_owned(),
+        tag: None,
+        keys: vec![],
+        properties: BTreeMap::from([(property::STREAM_ID.to_owned(), format!("ledger-{id}"))]),
+        body: b"{ not json".to_vec(),
+        msg_id: format!("undecodable-{id}"),
+        queue_id: 0,
+        queue_offset: 0,
+        reconsume_times: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_a_parked_message_without_a_version_is_skipped_by_id_and_its_stream_flows_again() {
+    let h = Harness::new().await;
+    let events = h.append("blind", &[Some(1), Some(2), Some(4)]).await;
+    for projection in h.both() {
+        h.runtime.handle(&projection, &events[0]).await;
+        assert_eq!(
+            h.runtime
+                .handle_message(&projection, &undecodable("blind"))
+                .await,
+            Handled::Parked
+        );
+        assert_eq!(
+            h.runtime.handle(&projection, &events[1]).await,
+            Handled::Parked
+        );
+        assert_eq!(
+            h.parked(&projection).await,
+            vec![
+                ("ledger-blind".to_owned(), None, 1),
+                ("ledger-blind".to_owned(), Some(1), 0)
+            ]
+        );
+        // The re-drive cannot apply a message without a version and says to skip it.
+        let failed = h.runtime.redrive(&projection, "ledger-blind").await;
+        let blind = h.runtime.parked(Some(projection.name())).await.unwrap()[0].id;
+        assert!(
+            failed
+                .unwrap_err()
+                .to_string()
+                .contains(&format!("skip --id {blind}")),
+        );
+
+        let skipped = h.runtime.skip(&projection, blind).await.expect("skip");
+        assert_eq!(skipped.version, None);
+        // v1 is still parked, so the stream stays stopped.
+        assert_eq!(
+            h.runtime.handle(&projection, &events[2]).await,
+            Handled::Parked
+        );
+        let report = h
+            .runtime
+            .redrive(&projection, "ledger-blind")
+            .await
+            .expect("redrive");
+        assert_eq!(report.applied, 2);
+        assert!(h.parked(&projection).await.is_empty());
+        // Flowing again: a redelivery is a duplicate, not parked.
+        assert_eq!(
+            h.runtime.handle(&projection, &events[2]).await,
+            Handled::Applied(Applied::Duplicate)
+        );
+    }
+    let more = h.append("blind", &[Some(8)]).await;
+    for projection in h.both() {
+        assert_eq!(
+            h.runtime.handle(&projection, &more[0]).await,
+            Handled::Applied(Applied::Applied { filled: 0 })
+        );
+    }
+    assert_eq!(h.pg_versions("blind").await, vec![0, 1, 2, 3]);
+    assert_eq!(h.pg_total("blind").await, Some(15));
+    assert_eq!(h.redis_versions("blind").await, vec![0, 1, 2, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

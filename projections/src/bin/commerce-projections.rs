@@ -2,11 +2,16 @@
 //!
 //! ```text
 //! commerce-projections run [--only name,name]        consume until SIGTERM / ctrl-c
-//! commerce-projections parked list [--projection P]  show parked events
+//! commerce-projections parked list [--projection P]  show parked events, each with its #id
 //! commerce-projections parked redrive --projection P --stream S
-//! commerce-projections parked skip --projection P --stream S --version V
+//! commerce-projections parked skip --id N            drop parked event #N (the oldest of its stream)
 //! commerce-projections rebuild P                     stop P's workers first
 //! ```
+//!
+//! A stream with a parked event stays stopped for its projection until none is left: fix the
+//! cause and `redrive` the stream, or `skip` the event that cannot be applied (the oldest of
+//! its stream; a message that did not decode has no version and can only be skipped), then
+//! `redrive` the rest.
 //!
 //! Settings come from the usual layers (`APP_…`, see the `settings` crate). Exit status is
 //! non-zero on any error.
@@ -25,7 +30,7 @@ const USAGE: &str = "usage:
   commerce-projections run [--only name,name]
   commerce-projections parked list [--projection P]
   commerce-projections parked redrive --projection P --stream S
-  commerce-projections parked skip --projection P --stream S --version V
+  commerce-projections parked skip --id N   (N: the #id shown by parked list)
   commerce-projections rebuild P";
 
 #[tokio::main]
@@ -62,7 +67,8 @@ async fn cli() -> anyhow::Result<()> {
             for row in rows {
                 let version = row.version.map_or("?".to_owned(), |v| v.to_string());
                 println!(
-                    "{} {} v{} (attempts {}, parked {}): {}",
+                    "#{} {} {} v{} (attempts {}, parked {}): {}",
+                    row.id,
                     row.projection,
                     row.stream_id,
                     version,
@@ -85,20 +91,30 @@ async fn cli() -> anyhow::Result<()> {
             Ok(())
         }
         ["parked", "skip", rest @ ..] => {
-            let projection = one(&all, required(rest, "--projection")?)?;
-            let stream = required(rest, "--stream")?;
-            let version: u64 = required(rest, "--version")?
+            let id: i64 = required(rest, "--id")?
+                .trim_start_matches('#')
                 .parse()
-                .context("--version must be a number")?;
+                .context("--id must be the number parked list shows")?;
             let runtime = connect(&settings).await?;
-            runtime.skip(&projection, stream, version).await?;
+            let parked = runtime.parked(None).await?;
+            let row = parked
+                .iter()
+                .find(|row| row.id == id)
+                .with_context(|| format!("no parked event #{id} (see parked list)"))?;
+            let projection = one(&all, &row.projection)?;
+            let skipped = runtime.skip(&projection, id).await?;
+            let stream = &skipped.stream_id;
             let left = runtime
                 .parked(Some(projection.name()))
                 .await?
                 .into_iter()
-                .filter(|row| row.stream_id == stream)
+                .filter(|row| row.stream_id == *stream)
                 .count();
-            println!("{stream} v{version} skipped; {left} parked events of {stream} left");
+            let version = skipped.version.map_or("?".to_owned(), |v| v.to_string());
+            println!(
+                "#{id} ({} {stream} v{version}) skipped; {left} parked events of {stream} left",
+                projection.name()
+            );
             if left > 0 {
                 println!(
                     "re-drive them: parked redrive --projection {} --stream {stream}",

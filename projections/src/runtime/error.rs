@@ -37,12 +37,20 @@ pub enum RuntimeError {
     /// No projection of that name runs in this process. Check the name (`parked list`).
     #[error("unknown projection {0}")]
     UnknownProjection(String),
-    /// The operator named a parked event that does not exist.
-    #[error("no parked event of {projection} for {stream} at version {version}")]
-    NotParked {
-        projection: String,
+    /// The operator named a parked event that does not exist (or belongs to another
+    /// projection). Check the id (`parked list`).
+    #[error("no parked event #{id} of {projection}")]
+    NotParked { projection: String, id: i64 },
+    /// The operator asked to skip a parked event while an earlier one of its stream is still
+    /// parked: skipping it would let the stream overtake that one. Deal with `oldest` first
+    /// (re-drive the stream, or skip it).
+    #[error(
+        "parked event #{id} is not the oldest of {stream}: re-drive the stream or skip #{oldest} first"
+    )]
+    NotOldestParked {
+        id: i64,
         stream: String,
-        version: u64,
+        oldest: i64,
     },
     /// A parked event could not be re-driven; it stays parked with this error (and the stream
     /// stays stopped).

@@ -1,4 +1,4 @@
-//! Retries and parking (design note 10), and the operator's way out: re-drive and skip.
+//! Retries and parking, and the operator's way out: re-drive and skip.
 //!
 //! **Invariants.**
 //! - An event that keeps failing is tried `max_attempts` times, `retry_delay` apart, then parked
@@ -12,13 +12,20 @@
 //!   Likewise when parking itself fails.
 //! - Re-drive applies a stream's parked events in version order through the same
 //!   [`ProjectionRuntime::apply`] and deletes each row after it applied; a failure stops it and
-//!   records the error on that row. Skip drops one parked event and sets the marker past it.
-
+//!   records the error on that row.
+//! - Skip drops one parked row, named by its id, and only the *oldest* parked row of its stream
+//!   (the one a re-drive would try next: a row without a version first, then by version), so
+//!   skipping never lets a later version overtake an earlier parked one. A row with a version
+//!   moves the stream's marker past it; a row without one (a message that neither decoded nor
+//!   said its version) moves no marker: if it stood for an event of the log, that event is
+//!   filled in from the log as a gap when the next event of the stream is applied. Either way
+//!   the stream stays stopped while other rows of it remain parked.
 use chrono::{DateTime, Utc};
 use event_store::{Direction, RecordedEvent, StreamId};
 use redis::Script;
 use rocketmq_gateway::{ConsumeOutcome, ReceivedMessage, decode_event, property};
 use sqlx::Row;
+use sqlx::postgres::PgRow;
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -49,13 +56,19 @@ impl From<Handled> for ConsumeOutcome {
 /// One row of `parked_events`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ParkedEvent {
+    /// The row's id: how an operator names it (`parked skip --id`).
     pub id: i64,
+    /// The projection that could not apply it.
     pub projection: String,
+    /// Its stream (`unknown` for a message that did not decode and did not say it).
     pub stream_id: String,
     /// `None` only for a message that did not decode and did not say its version.
     pub version: Option<u64>,
+    /// The event's id, when known.
     pub event_id: Option<Uuid>,
+    /// Its position in the log, when known.
     pub position: Option<u64>,
+    /// Why it was parked, or why its last re-drive failed.
     pub error: String,
     /// Tries before it was parked (0: parked behind an earlier event), plus failed re-drives.
     pub attempts: i32,
@@ -199,32 +212,19 @@ impl ProjectionRuntime {
         Ok(())
     }
 
-    /// Parked events, oldest stream version first; of one projection when given.
+    /// Parked events, of one projection when given: per stream in the order a re-drive takes
+    /// them (a row without a version first, then by version).
     pub async fn parked(&self, projection: Option<&str>) -> Result<Vec<ParkedEvent>, RuntimeError> {
-        let rows = sqlx::query(
-            "SELECT id, projection, stream_id, version, event_id, position, error, attempts, \
-                    parked_at, event FROM parked_events \
+        let rows = sqlx::query(&format!(
+            "SELECT {PARKED_COLUMNS} FROM parked_events \
              WHERE $1::text IS NULL OR projection = $1 \
-             ORDER BY projection, stream_id, version NULLS FIRST, id",
-        )
+             ORDER BY projection, stream_id, {STREAM_ORDER}"
+        ))
         .bind(projection)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| {
-                Ok(ParkedEvent {
-                    id: row.try_get("id")?,
-                    projection: row.try_get("projection")?,
-                    stream_id: row.try_get("stream_id")?,
-                    version: row.try_get::<Option<i64>, _>("version")?.map(|v| v as u64),
-                    event_id: row.try_get("event_id")?,
-                    position: row.try_get::<Option<i64>, _>("position")?.map(|v| v as u64),
-                    error: row.try_get("error")?,
-                    attempts: row.try_get("attempts")?,
-                    parked_at: row.try_get("parked_at")?,
-                    event: row.try_get("event")?,
-                })
-            })
+            .map(parked_event)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
@@ -284,7 +284,11 @@ impl ProjectionRuntime {
             return Err(RuntimeError::RedriveFailed {
                 stream: row.stream_id.clone(),
                 version: row.version,
-                error: "the message did not decode and names no stream version: skip it".into(),
+                error: format!(
+                    "parked event #{} did not decode and names no stream version; skip it \
+                     (parked skip --id {})",
+                    row.id, row.id
+                ),
             });
         };
         let events = self
@@ -301,48 +305,101 @@ impl ProjectionRuntime {
             })
     }
 
-    /// Drops the parked event of `stream` at `version` and sets the stream's marker to at least
-    /// `version`: every version up to it then counts as applied. An operator's decision.
-    #[instrument(skip_all, fields(projection = projection.name(), stream = stream, version = version))]
+    /// Drops the parked row `id` of `projection` and returns it. An operator's decision.
+    ///
+    /// Only the oldest parked row of its stream may be skipped (module docs); any other fails
+    /// [`RuntimeError::NotOldestParked`]. A row with a version sets the stream's marker to at
+    /// least that version: every version up to it then counts as applied. A row without a
+    /// version leaves the marker alone. The stream stays stopped while other rows of it remain
+    /// parked: re-drive them.
+    #[instrument(skip_all, fields(projection = projection.name(), id = id))]
     pub async fn skip(
         &self,
         projection: &Projection,
-        stream: &str,
-        version: u64,
-    ) -> Result<(), RuntimeError> {
+        id: i64,
+    ) -> Result<ParkedEvent, RuntimeError> {
         let name = projection.name();
         let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM parked_events WHERE projection = $1 AND stream_id = $2 AND version = $3",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {PARKED_COLUMNS} FROM parked_events \
+             WHERE id = $1 AND projection = $2 FOR UPDATE"
+        ))
+        .bind(id)
         .bind(name)
-        .bind(stream)
-        .bind(to_i64(version))
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if deleted.rows_affected() == 0 {
+        let Some(row) = row else {
             return Err(RuntimeError::NotParked {
                 projection: name.to_owned(),
-                stream: stream.to_owned(),
-                version,
+                id,
+            });
+        };
+        let row = parked_event(&row)?;
+        // Rows of the stream that were parked meanwhile sort after this one unless they lack a
+        // version; then that one must be skipped first, which the operator is told.
+        let oldest: i64 = sqlx::query_scalar(&format!(
+            "SELECT id FROM parked_events WHERE projection = $1 AND stream_id = $2 \
+             ORDER BY {STREAM_ORDER} LIMIT 1"
+        ))
+        .bind(name)
+        .bind(&row.stream_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if oldest != id {
+            return Err(RuntimeError::NotOldestParked {
+                id,
+                stream: row.stream_id,
+                oldest,
             });
         }
-        match projection {
-            Projection::Postgres(_) => set_marker(&mut tx, name, stream, version).await?,
+        sqlx::query("DELETE FROM parked_events WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        match (projection, row.version) {
+            // Nothing to move past: the event, if it is in the log, is filled in as a gap.
+            (_, None) => {}
+            (Projection::Postgres(_), Some(version)) => {
+                set_marker(&mut tx, name, &row.stream_id, version).await?;
+            }
             // Raised before the row goes: a crash in between leaves the row, and skipping
             // again is harmless.
-            Projection::Redis(_) => {
+            (Projection::Redis(_), Some(version)) => {
                 let _: i64 = Script::new(RAISE_MARKER)
                     .key(self.key_space(name).key("versions"))
-                    .arg(stream)
+                    .arg(&row.stream_id)
                     .arg(version.to_string())
                     .invoke_async(&mut self.redis())
                     .await?;
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(row)
     }
+}
+
+/// The columns [`parked_event`] reads.
+const PARKED_COLUMNS: &str =
+    "id, projection, stream_id, version, event_id, position, error, attempts, parked_at, event";
+
+/// The order of one stream's parked rows: the order re-drive applies them and skip requires.
+/// A row without a version (its place in the stream unknown) comes first, so it is dealt with
+/// before anything is applied past it.
+const STREAM_ORDER: &str = "version NULLS FIRST, id";
+
+fn parked_event(row: &PgRow) -> Result<ParkedEvent, sqlx::Error> {
+    Ok(ParkedEvent {
+        id: row.try_get("id")?,
+        projection: row.try_get("projection")?,
+        stream_id: row.try_get("stream_id")?,
+        version: row.try_get::<Option<i64>, _>("version")?.map(|v| v as u64),
+        event_id: row.try_get("event_id")?,
+        position: row.try_get::<Option<i64>, _>("position")?.map(|v| v as u64),
+        error: row.try_get("error")?,
+        attempts: row.try_get("attempts")?,
+        parked_at: row.try_get("parked_at")?,
+        event: row.try_get("event")?,
+    })
 }
 
 /// A row about to be parked.
