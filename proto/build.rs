@@ -27,8 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in JSON_TYPES {
         config = config.message_attribute(path, JSON_DERIVE);
     }
+    // Canonical messages: a request re-encoded by prost must give the same bytes every time, so
+    // that its hash identifies the request (the command fingerprint, docs/command-fingerprints.md).
+    // Maps as `BTreeMap` encode their entries in key order (a `HashMap` would not), and type names
+    // give every message its stable protobuf name (`prost::Name::full_name`).
+    let mut prost = tonic_prost_build::Config::new();
+    prost.btree_map(["."]).enable_type_names();
     config
         .file_descriptor_set_path(out_dir.join("commerce_descriptor.bin"))
-        .compile_protos(PROTOS, &["."])?;
+        .compile_with_config(prost, PROTOS, &["."])?;
     Ok(())
 }

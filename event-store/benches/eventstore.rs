@@ -51,6 +51,7 @@ fn metadata() -> EventMetadata {
         causation_id: Some(Uuid::new_v4()),
         actor: Some("customer:bench".into()),
         command_id: Some(Uuid::new_v4()),
+        command_fingerprint: None,
         traceparent: None,
         extra: Default::default(),
     }

@@ -6,10 +6,17 @@
 //!    concurrent appenders that both pass the check collide on the unique key
 //!    `(stream_id, stream_version)`, exactly one commits, and the loser re-runs the statement and
 //!    now sees the winner's version (so `Exact`/`NoStream` conflict, `Any` lands after it).
-//! 2. **Idempotency.** Every event id is unique in the log, forever. If all of a batch's ids are
-//!    already in the log, in the same stream and order, the append writes nothing and returns the
-//!    result the original append returned — at any later time. If only some are, the batch is
-//!    rejected. The first attempt does not look the ids up (the common case pays nothing for
+//! 2. **Idempotency.** Every event id is unique in the log, forever. If a batch's ids are exactly
+//!    the ids of one earlier append — the same stream, the same order, all of them — the append
+//!    writes nothing and returns the result the original append returned, at any later time. An
+//!    earlier append is recognised by its transaction id: one append is one transaction, so the
+//!    events of a stream sharing a `tx_id` are exactly one batch. Anything else is rejected: some
+//!    ids new and some written ([`StoreError::PartiallyWritten`]), ids written to another stream,
+//!    in another order, spread over several appends, or a part of a larger append
+//!    ([`StoreError::IdempotencyMismatch`]: a replay of a subset would answer with a stream
+//!    version that no append ever returned), or ids written by a request with another command
+//!    fingerprint ([`StoreError::FingerprintMismatch`], see `docs/command-fingerprints.md`).
+//!    The first attempt does not look the ids up (the common case pays nothing for
 //!    idempotency): a retried batch either collides on the event-id key or fails its expectation,
 //!    and the full statement, which looks the ids up, then decides. A retry racing its own
 //!    original collides on the event-id key the same way.
@@ -108,7 +115,8 @@ const APPEND_FAST_SQL: &str = append_sql!(with: "", guard: "true", select: "");
 /// tells a retry (all written: return the original result) from a conflict.
 const APPEND_SQL: &str = append_sql!(
     with: "existing AS (
-    SELECT event_id, stream_id, stream_version, position
+    SELECT event_id, stream_id, stream_version, position, tx_id,
+           metadata ->> 'command_fingerprint' AS fingerprint
     FROM events
     WHERE event_id = ANY($3::uuid[])
 ), ",
@@ -117,7 +125,11 @@ const APPEND_SQL: &str = append_sql!(
     ARRAY(SELECT event_id FROM existing) AS existing_ids,
     ARRAY(SELECT stream_id FROM existing) AS existing_streams,
     ARRAY(SELECT stream_version FROM existing) AS existing_versions,
-    ARRAY(SELECT position FROM existing) AS existing_positions"
+    ARRAY(SELECT position FROM existing) AS existing_positions,
+    (SELECT count(DISTINCT tx_id) FROM existing) AS original_appends,
+    (SELECT count(*) FROM events o
+     WHERE o.stream_id = $1 AND o.tx_id IN (SELECT tx_id FROM existing)) AS original_size,
+    (SELECT fingerprint FROM existing LIMIT 1) AS original_fingerprint"
 );
 
 /// The batch, validated and laid out as the statement's array parameters.
@@ -127,6 +139,8 @@ struct Columns {
     schema_versions: Vec<i32>,
     data: Vec<String>,
     metadata: Vec<String>,
+    /// The command fingerprint the batch carries (its first event's), if any.
+    fingerprint: Option<String>,
 }
 
 impl EventStore {
@@ -168,7 +182,7 @@ impl EventStore {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let outcome = interpret(stream, expected, &columns.ids, &row, attempt > 1)?;
+            let outcome = interpret(stream, expected, &columns, &row, attempt > 1)?;
             match outcome {
                 Outcome::Written(result) => {
                     self.notifier().appended();
@@ -246,6 +260,7 @@ impl EventStore {
             schema_versions: Vec::with_capacity(events.len()),
             data: Vec::with_capacity(events.len()),
             metadata: Vec::with_capacity(events.len()),
+            fingerprint: events[0].metadata.command_fingerprint.clone(),
         };
         for event in events {
             let id = event.event_id;
@@ -305,10 +320,11 @@ enum Outcome {
 fn interpret(
     stream: &StreamId,
     expected: ExpectedVersion,
-    ids: &[Uuid],
+    columns: &Columns,
     row: &sqlx::postgres::PgRow,
     looked_up: bool,
 ) -> Result<Outcome, StoreError> {
+    let ids = &columns.ids;
     let current: Option<i64> = row.try_get("current_version")?;
     let inserted: Vec<i64> = row.try_get("inserted")?;
     if !inserted.is_empty() {
@@ -332,6 +348,22 @@ fn interpret(
         return Err(StoreError::PartiallyWritten {
             written: existing_ids.len(),
             total: ids.len(),
+        });
+    }
+    // Exactly one earlier append, and all of it: a part of a batch is not a retry of it.
+    let original_appends: i64 = row.try_get("original_appends")?;
+    let original_size: i64 = row.try_get("original_size")?;
+    if original_appends != 1 || original_size != ids.len() as i64 {
+        return Err(StoreError::IdempotencyMismatch {
+            stream: stream.to_string(),
+        });
+    }
+    let original_fingerprint: Option<String> = row.try_get("original_fingerprint")?;
+    if let (Some(original), Some(now)) = (&original_fingerprint, &columns.fingerprint)
+        && original != now
+    {
+        return Err(StoreError::FingerprintMismatch {
+            stream: stream.to_string(),
         });
     }
     let streams: Vec<String> = row.try_get("existing_streams")?;

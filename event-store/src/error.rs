@@ -45,10 +45,15 @@ pub enum StoreError {
     /// an earlier append. A client bug; reject it and do not retry.
     #[error("{written} of {total} event ids in the batch were already written by another append")]
     PartiallyWritten { written: usize, total: usize },
-    /// All event ids were already written, but to another stream or in another order: not a retry
-    /// of the same append. A client bug; reject it and do not retry.
+    /// All event ids were already written, but to another stream, in another order, over several
+    /// appends or as a part of a larger append: not a retry of the same append. A client bug; reject it and do not retry.
     #[error("event ids were already written to stream {stream} in a different arrangement")]
     IdempotencyMismatch { stream: String },
+    /// All event ids were already written, as one whole append, but by a request with another
+    /// command fingerprint: the command id was reused for a different request. A client bug;
+    /// reject it and do not retry.
+    #[error("event ids were already written to stream {stream} by a different request")]
+    FingerprintMismatch { stream: String },
     /// Too many concurrent appends raced for the same stream with `Any`. Retry later.
     #[error("append to stream {stream} lost {attempts} races in a row")]
     Contention { stream: String, attempts: u32 },

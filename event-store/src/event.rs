@@ -22,6 +22,11 @@ pub struct EventMetadata {
     pub actor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_id: Option<Uuid>,
+    /// A hash of the canonical request of the command that appended the event (see
+    /// `docs/command-fingerprints.md`): a re-sent command id with another fingerprint is not a
+    /// retry but a different request, and is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_fingerprint: Option<String>,
     /// W3C trace context (`traceparent`) of the request that appended the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,

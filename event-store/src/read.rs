@@ -37,11 +37,15 @@ pub struct ExecutedCommand {
     pub version: u64,
     /// Global position of the command's last event.
     pub position: u64,
+    /// The fingerprint of the request that ran it, if it recorded one
+    /// (`docs/command-fingerprints.md`).
+    pub fingerprint: Option<String>,
 }
 
 /// The last event appended by the command whose id is `$1`, via `events_command_id_idx`. The text
 /// form of the id matches how `EventMetadata` serializes a UUID: hyphenated lowercase.
-const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position FROM events \
+const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position, \
+                            metadata ->> 'command_fingerprint' AS fingerprint FROM events \
                             WHERE metadata ->> 'command_id' = $1 \
                             ORDER BY stream_version DESC LIMIT 1";
 
@@ -94,15 +98,18 @@ impl EventStore {
         &self,
         command_id: uuid::Uuid,
     ) -> Result<Option<ExecutedCommand>, StoreError> {
-        let row: Option<(String, i64, i64)> = sqlx::query_as(FIND_COMMAND)
+        let row: Option<(String, i64, i64, Option<String>)> = sqlx::query_as(FIND_COMMAND)
             .bind(command_id.hyphenated().to_string())
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|(stream_id, version, position)| ExecutedCommand {
-            stream_id,
-            version: version as u64,
-            position: position as u64,
-        }))
+        Ok(row.map(
+            |(stream_id, version, position, fingerprint)| ExecutedCommand {
+                stream_id,
+                version: version as u64,
+                position: position as u64,
+                fingerprint,
+            },
+        ))
     }
 
     /// Up to `limit` (1..=10 000) events of `stream`, starting at version `from` inclusive, going
@@ -159,13 +166,14 @@ impl EventStore {
         let rows = sqlx::query(&format!(
             "WITH cmd AS ({FIND_COMMAND}) \
              SELECT c.stream_id AS cmd_stream, c.stream_version AS cmd_version, \
-                    c.position AS cmd_position, e.* \
+                    c.position AS cmd_position, c.fingerprint AS cmd_fingerprint, e.* \
              FROM (SELECT 1) one \
              LEFT JOIN cmd c ON true \
              LEFT JOIN LATERAL ( \
                 SELECT {COLUMNS} FROM events WHERE stream_id = $2 AND stream_version >= $3 \
                 ORDER BY stream_version LIMIT $4 \
-             ) e ON true"
+             ) e ON true \
+             ORDER BY e.stream_version"
         ))
         .bind(command_id.hyphenated().to_string())
         .bind(stream.as_str())
@@ -179,6 +187,7 @@ impl EventStore {
                     stream_id,
                     version: row.try_get::<i64, _>("cmd_version")? as u64,
                     position: row.try_get::<i64, _>("cmd_position")? as u64,
+                    fingerprint: row.try_get("cmd_fingerprint")?,
                 }),
                 None => None,
             },
@@ -261,7 +270,8 @@ impl EventStore {
                 SELECT * FROM events \
                 WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < w.xmin \
                 ORDER BY tx_id, position LIMIT $3 \
-             ) e ON true"
+             ) e ON true \
+             ORDER BY e.tx_id, e.position"
         ))
         .bind(from.tx_id.to_string())
         .bind(i64::try_from(from.position).unwrap_or(i64::MAX))

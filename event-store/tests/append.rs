@@ -252,6 +252,92 @@ async fn event_ids_written_to_another_stream_are_not_a_retry() {
 }
 
 #[tokio::test]
+async fn replaying_a_part_of_a_batch_is_a_conflict_not_a_success() {
+    // The part's "original result" would be version 1 — a version no append ever returned.
+    let db = TestDatabase::create(4).await;
+    let store = db.store();
+    let s = stream("cart-part");
+    let batch: Vec<NewEvent> = (0..3).map(event).collect();
+    store
+        .append(&s, ExpectedVersion::NoStream, &batch)
+        .await
+        .unwrap();
+    for part in [&batch[..2], &batch[1..], &batch[2..]] {
+        let err = store
+            .append(&s, ExpectedVersion::Any, part)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::IdempotencyMismatch { .. }),
+            "{err:?}"
+        );
+    }
+    assert_eq!(db.event_count().await, 3);
+}
+
+#[tokio::test]
+async fn the_ids_of_two_appends_replayed_as_one_batch_are_refused() {
+    let db = TestDatabase::create(4).await;
+    let store = db.store();
+    let s = stream("cart-two");
+    let (a, b) = (event(0), event(1));
+    store
+        .append(&s, ExpectedVersion::NoStream, std::slice::from_ref(&a))
+        .await
+        .unwrap();
+    store
+        .append(&s, ExpectedVersion::Exact(0), std::slice::from_ref(&b))
+        .await
+        .unwrap();
+    let err = store
+        .append(&s, ExpectedVersion::Any, &[a, b])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::IdempotencyMismatch { .. }),
+        "{err:?}"
+    );
+    assert_eq!(db.event_count().await, 2);
+}
+
+#[tokio::test]
+async fn event_ids_replayed_with_another_command_fingerprint_are_refused() {
+    let db = TestDatabase::create(4).await;
+    let store = db.store();
+    let s = stream("cart-fingerprint");
+    let with = |fingerprint: &str, events: &[NewEvent]| -> Vec<NewEvent> {
+        events
+            .iter()
+            .cloned()
+            .map(|mut e| {
+                e.metadata.command_fingerprint = Some(fingerprint.to_owned());
+                e
+            })
+            .collect()
+    };
+    let batch: Vec<NewEvent> = (0..2).map(event).collect();
+    let original = store
+        .append(&s, ExpectedVersion::NoStream, &with("f-1", &batch))
+        .await
+        .unwrap();
+    let err = store
+        .append(&s, ExpectedVersion::NoStream, &with("f-2", &batch))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::FingerprintMismatch { .. }),
+        "{err:?}"
+    );
+    // The same request again is still a retry.
+    let again = store
+        .append(&s, ExpectedVersion::NoStream, &with("f-1", &batch))
+        .await
+        .unwrap();
+    assert_eq!(again, original);
+    assert_eq!(db.event_count().await, 2);
+}
+
+#[tokio::test]
 async fn concurrent_retries_of_one_append_write_it_once() {
     let db = TestDatabase::create(16).await;
     let store = db.store();
@@ -282,6 +368,7 @@ async fn metadata_and_payload_round_trip() {
         causation_id: Some(Uuid::new_v4()),
         actor: Some("customer:42".into()),
         command_id: Some(Uuid::new_v4()),
+        command_fingerprint: Some("f1".into()),
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         extra: Default::default(),
     };

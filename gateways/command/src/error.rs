@@ -30,6 +30,14 @@ pub enum AppError {
         /// The reused id.
         command_id: uuid::Uuid,
     },
+    /// The command id already ran with a different request (another method, caller or body: its
+    /// fingerprint differs, see `docs/command-fingerprints.md`). Client: a retry must resend the
+    /// very same request; a new intended action needs a new command id.
+    #[error("command id {command_id} reused with a different request")]
+    DifferentRequest {
+        /// The reused id.
+        command_id: uuid::Uuid,
+    },
     /// Another aggregate the command reads is not in the state the command needs (placing an
     /// order from an empty cart, or from a cart that changed since the version the client saw).
     /// Client: re-read that aggregate and decide again; retrying unchanged cannot succeed.
@@ -124,9 +132,9 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
 impl From<AppError> for Status {
     fn from(error: AppError) -> Self {
         let code = match &error {
-            AppError::InvalidArgument { .. } | AppError::CommandIdReused { .. } => {
-                Code::InvalidArgument
-            }
+            AppError::InvalidArgument { .. }
+            | AppError::CommandIdReused { .. }
+            | AppError::DifferentRequest { .. } => Code::InvalidArgument,
             AppError::Domain(domain) => match domain.kind() {
                 ErrorKind::InvalidArgument => Code::InvalidArgument,
                 ErrorKind::NotFound => Code::NotFound,

@@ -40,6 +40,17 @@
 //! 7. A service that must ask another service before deciding (the cart asks the product
 //!    service) first calls [`CommandHandler::executed`]: a retry of a command that already ran is
 //!    answered from the log without depending on the other service at all.
+//! 8. **A command id names one request.** Every event a command appends records the request's
+//!    fingerprint (a hash of its method, caller and canonical body: `request::context`, see
+//!    `docs/command-fingerprints.md`). A command id that already ran is answered with its stored
+//!    result only when the fingerprint matches; otherwise the answer is
+//!    [`AppError::DifferentRequest`] and nothing is decided. The same holds when the two race
+//!    through different replicas: the event store refuses to replay ids written with another
+//!    fingerprint, or a part of an earlier batch, and the next attempt's lookup answers.
+//! 9. **Authorization sees the state the command is decided on.** A customer-scoped check that
+//!    depends on the aggregate (who owns this order?) runs inside the attempt loop, on the very
+//!    fold `decide` gets ([`CommandHandler::execute_authorized`]), never on an earlier load: a
+//!    check on a stale load could admit a customer to an order placed by someone else meanwhile.
 
 use std::{
     hash::{BuildHasher, RandomState},
@@ -69,6 +80,9 @@ pub struct CommandContext {
     pub actor: String,
     /// W3C trace context of the request, if it carried one.
     pub traceparent: Option<String>,
+    /// The fingerprint of the request (invariant 8); `None` only for commands that have no wire
+    /// request.
+    pub fingerprint: Option<String>,
 }
 
 impl CommandContext {
@@ -79,6 +93,7 @@ impl CommandContext {
             causation_id: Some(self.command_id),
             actor: Some(self.actor.clone()),
             command_id: Some(self.command_id),
+            command_fingerprint: self.fingerprint.clone(),
             traceparent: self.traceparent.clone(),
             extra: Default::default(),
         }
@@ -256,7 +271,7 @@ where
     ) -> Result<Option<CommandResult>, AppError> {
         let stream = Self::stream_id(id)?;
         match self.store.find_command(context.command_id).await? {
-            Some(done) => stored_result(stream, context.command_id, done).map(Some),
+            Some(done) => stored_result(stream, context, done).map(Some),
             None => Ok(None),
         }
     }
@@ -269,6 +284,20 @@ where
         id: &A::Id,
         command: A::Command,
     ) -> Result<CommandResult, AppError> {
+        self.execute_authorized(context, id, command, |_| Ok(()))
+            .await
+    }
+
+    /// As [`execute`](Self::execute), after `authorize` accepted the state the command is about
+    /// to be decided on (invariant 9). A retry of a command that already ran is answered from
+    /// the log without calling `authorize` again: its fingerprint names the caller.
+    pub async fn execute_authorized(
+        &self,
+        context: &CommandContext,
+        id: &A::Id,
+        command: A::Command,
+        authorize: impl Fn(&A::State) -> Result<(), AppError> + Send + Sync,
+    ) -> Result<CommandResult, AppError> {
         let stream = Self::stream_id(id)?;
         let span = info_span!(
             "execute",
@@ -276,7 +305,7 @@ where
             command_id = %context.command_id,
             correlation_id = %context.correlation_id,
         );
-        self.execute_on(context, stream, command)
+        self.execute_on(context, stream, command, &authorize)
             .instrument(span)
             .await
     }
@@ -286,6 +315,7 @@ where
         context: &CommandContext,
         stream: StreamId,
         command: A::Command,
+        authorize: &(dyn Fn(&A::State) -> Result<(), AppError> + Send + Sync),
     ) -> Result<CommandResult, AppError> {
         // Invariant 6: queue behind other commands on this stream in this process.
         let lock = self
@@ -293,13 +323,22 @@ where
             .get_with_by_ref(stream.as_str(), async { Arc::default() })
             .await;
         let _queued = lock.lock().await;
+        // Set when the log refused our event ids as a replay: the next lookup must find the
+        // command that wrote them, or the id belongs to something else.
+        let mut ids_taken = false;
         for attempt in 1..=self.max_attempts {
             // Load and look up in one snapshot: see invariant 3 for why this order matters.
             let (loaded, executed) = self.load_for_command(&stream, context.command_id).await?;
             if let Some(done) = executed {
                 debug!("command already executed; returning its stored result");
-                return stored_result(stream, context.command_id, done);
+                return stored_result(stream, context, done);
             }
+            if ids_taken {
+                return Err(AppError::CommandIdReused {
+                    command_id: context.command_id,
+                });
+            }
+            authorize(&loaded.state)?;
             let events = A::decide(&loaded.state, command.clone()).map_err(Into::into)?;
             if events.is_empty() {
                 return unchanged(stream, &loaded);
@@ -334,10 +373,17 @@ where
                         tokio::time::sleep(backoff(attempt)).await;
                     }
                 }
+                // Our ids are in the log but not as this exact batch: another execution of this
+                // command (on another replica, decided differently) or of another command got
+                // there first. The next attempt's lookup tells which (invariant 8).
                 Err(
                     StoreError::IdempotencyMismatch { .. } | StoreError::PartiallyWritten { .. },
                 ) => {
-                    return Err(AppError::CommandIdReused {
+                    debug!(attempt, "event ids already taken; looking the command up");
+                    ids_taken = true;
+                }
+                Err(StoreError::FingerprintMismatch { .. }) => {
+                    return Err(AppError::DifferentRequest {
                         command_id: context.command_id,
                     });
                 }
@@ -351,15 +397,22 @@ where
     }
 }
 
-/// The result command `command_id` returned when it ran as `done`, provided it ran on `stream`:
-/// a command id used on another aggregate is a client error.
+/// The result the command of `context` returned when it ran as `done`, provided it ran on
+/// `stream` with the same request: a command id used on another aggregate or for another
+/// request is a client error (invariant 8).
 fn stored_result(
     stream: StreamId,
-    command_id: Uuid,
+    context: &CommandContext,
     done: ExecutedCommand,
 ) -> Result<CommandResult, AppError> {
+    let command_id = context.command_id;
     if done.stream_id != stream.as_str() {
         return Err(AppError::CommandIdReused { command_id });
+    }
+    if let (Some(stored), Some(now)) = (&done.fingerprint, &context.fingerprint)
+        && stored != now
+    {
+        return Err(AppError::DifferentRequest { command_id });
     }
     Ok(CommandResult {
         stream_id: stream,
@@ -423,12 +476,14 @@ mod tests {
             correlation_id: Uuid::new_v4(),
             actor: "admin:alice".into(),
             traceparent: None,
+            fingerprint: Some("f".into()),
         };
         let metadata = context.metadata();
         assert_eq!(metadata.causation_id, Some(context.command_id));
         assert_eq!(metadata.command_id, Some(context.command_id));
         assert_eq!(metadata.correlation_id, Some(context.correlation_id));
         assert_eq!(metadata.actor.as_deref(), Some("admin:alice"));
+        assert_eq!(metadata.command_fingerprint.as_deref(), Some("f"));
     }
 
     #[test]

@@ -48,17 +48,19 @@ pub fn money_to_proto(money: Money) -> common::Money {
     }
 }
 
-/// The context of a command request: its command id, the caller, and the correlation id and
-/// trace context from the request metadata.
-pub fn context<T>(
+/// The context of a command request: its command id, the caller, the request's fingerprint, and
+/// the correlation id and trace context from the request metadata.
+pub fn context<T: prost::Name>(
     request: &Request<T>,
     caller: &Caller,
     command_id: &str,
 ) -> Result<CommandContext, AppError> {
+    let actor = caller.actor();
     Ok(CommandContext {
         command_id: uuid("command_id", command_id)?,
         correlation_id: correlation_id(request.metadata())?.unwrap_or_else(Uuid::new_v4),
-        actor: caller.actor(),
+        fingerprint: Some(fingerprint(request.get_ref(), &actor)),
+        actor,
         traceparent: request
             .metadata()
             .get(TRACEPARENT)
@@ -66,6 +68,22 @@ pub fn context<T>(
             .filter(|value| value.len() <= 128)
             .map(str::to_owned),
     })
+}
+
+/// What identifies a request (`docs/command-fingerprints.md`): SHA-256 over the message's
+/// protobuf name, the caller, and the message re-encoded by prost, in hex. The encoding is
+/// canonical — fields in tag order, maps generated as `BTreeMap` so in key order, unknown fields
+/// dropped — so the same request gives the same fingerprint however a client encoded it, and
+/// requests of two methods with the same fields differ by name.
+pub fn fingerprint<T: prost::Name>(body: &T, actor: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [T::full_name().as_bytes(), actor.as_bytes()] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.update(body.encode_to_vec());
+    hex::encode(hash.finalize())
 }
 
 /// The request's correlation id, if it sent one; a malformed one is rejected rather than replaced,
@@ -118,7 +136,7 @@ mod tests {
         };
         let command_id = Uuid::new_v4().to_string();
         let correlation = Uuid::new_v4();
-        let mut request = Request::new(());
+        let mut request = Request::new(ship_request("o-1"));
         request
             .metadata_mut()
             .insert(CORRELATION_ID, correlation.to_string().parse().unwrap());
@@ -126,7 +144,57 @@ mod tests {
         assert_eq!(context.correlation_id, correlation);
         assert_eq!(context.actor, "svc");
 
-        let fresh = super::context(&Request::new(()), &caller, &command_id).unwrap();
+        let fresh =
+            super::context(&Request::new(ship_request("o-1")), &caller, &command_id).unwrap();
         assert_ne!(fresh.correlation_id, correlation);
+    }
+
+    fn ship_request(order_id: &str) -> commerce_proto::order::ShipRequest {
+        commerce_proto::order::ShipRequest {
+            command_id: "c".into(),
+            order_id: order_id.into(),
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_names_the_method_the_caller_and_the_body() {
+        let ship = fingerprint(&ship_request("o-1"), "svc");
+        assert_eq!(
+            ship,
+            fingerprint(&ship_request("o-1"), "svc"),
+            "deterministic"
+        );
+        assert_eq!(ship.len(), 64, "SHA-256 in hex");
+        assert_ne!(
+            ship,
+            fingerprint(&ship_request("o-2"), "svc"),
+            "another body"
+        );
+        assert_ne!(
+            ship,
+            fingerprint(&ship_request("o-1"), "admin:eve"),
+            "another caller"
+        );
+        // The same fields under another message name: another method.
+        let reserved = commerce_proto::order::MarkStockReservedRequest {
+            command_id: "c".into(),
+            order_id: "o-1".into(),
+        };
+        assert_ne!(ship, fingerprint(&reserved, "svc"), "another method");
+    }
+
+    #[test]
+    fn the_fingerprint_does_not_depend_on_the_order_maps_were_filled_in() {
+        let sku = |keys: Vec<u32>| commerce_proto::product::AddSkuRequest {
+            command_id: "c".into(),
+            attributes: keys
+                .into_iter()
+                .map(|k| (format!("key-{k}"), format!("value-{k}")))
+                .collect(),
+            ..Default::default()
+        };
+        let forward = fingerprint(&sku((0..32).collect()), "svc");
+        let backward = fingerprint(&sku((0..32).rev().collect()), "svc");
+        assert_eq!(forward, backward);
     }
 }

@@ -226,7 +226,8 @@ async fn add_context_services(
         }
         ServiceKind::Payment => {
             let service = PaymentCommandsServer::new(PaymentService::new(
-                CommandHandler::<Payment>::new(store, attempts),
+                CommandHandler::<Payment>::new(store.clone(), attempts),
+                CommandHandler::<Order>::new(store, attempts),
             ))
             .max_decoding_message_size(limit);
             names.push(name_of(&service));

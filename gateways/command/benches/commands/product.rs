@@ -1,6 +1,6 @@
 //! `ProductCommands.ReserveStock`: seeding products, the spread, hot and long-stream cases.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use commerce_proto::{
     common::Money,
@@ -65,7 +65,7 @@ pub async fn seed_products(channel: &Channel, admin: &Token, n: usize) -> Vec<Sk
                         amount_minor: 1_299,
                         currency: "EUR".into(),
                     }),
-                    attributes: HashMap::from([("size".into(), "M".into())]),
+                    attributes: BTreeMap::from([("size".into(), "M".into())]),
                 };
                 client
                     .add_sku(authed(request, admin))

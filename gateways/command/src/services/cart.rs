@@ -49,7 +49,7 @@ impl CartService {
     }
 
     /// The cart's owner and the command's context, once the caller may act on that cart.
-    fn authorize<T>(
+    fn authorize<T: prost::Name>(
         request: &Request<T>,
         command_id: &str,
         customer_id: &str,

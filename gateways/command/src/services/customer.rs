@@ -34,7 +34,7 @@ impl CustomerService {
     }
 
     /// Authorizes and executes one command on `customer_id`.
-    async fn execute<T>(
+    async fn execute<T: prost::Name>(
         &self,
         request: &Request<T>,
         command_id: &str,

@@ -37,7 +37,7 @@ impl OrderService {
     }
 
     /// Executes one saga or operator command (role `service` or `admin`) on `order_id`.
-    async fn execute_as_service<T>(
+    async fn execute_as_service<T: prost::Name>(
         &self,
         request: &Request<T>,
         command_id: &str,
@@ -95,14 +95,17 @@ impl OrderService {
         let caller = caller(request)?;
         let order_id: OrderId = request::id("order_id", &body.order_id)?;
         let context = request::context(request, caller, &body.command_id)?;
-        // The owner never changes, so checking it on this read is as good as on the handler's.
-        let order = self.handler.load(&order_id).await?;
-        may_cancel(caller, &order.state)?;
         let command = OrderCommand::Cancel {
             reason: body.reason.clone(),
             at: Utc::now(),
         };
-        self.handler.execute(&context, &order_id, command).await
+        // Checked on the state the cancel is decided on, not on an earlier load: an order that
+        // did not exist a moment ago may have been placed by another customer since.
+        self.handler
+            .execute_authorized(&context, &order_id, command, |order| {
+                may_cancel(caller, order)
+            })
+            .await
     }
 }
 

@@ -6,7 +6,8 @@
 //! `external` payment (a replayed or forged callback must change nothing).
 
 use aggregates::{
-    Payment, PaymentId,
+    Aggregate, CustomerId, DomainError, Order, OrderId, Payment, PaymentId,
+    order::OrderState,
     payment::{PaymentCommand, PaymentMethod},
 };
 use chrono::Utc;
@@ -24,16 +25,17 @@ use crate::{
 #[derive(Clone)]
 pub struct PaymentService {
     handler: CommandHandler<Payment>,
+    orders: CommandHandler<Order>,
 }
 
 impl PaymentService {
-    /// A service executing commands with `handler`.
-    pub fn new(handler: CommandHandler<Payment>) -> Self {
-        Self { handler }
+    /// A service executing commands with `handler`, reading orders with `orders`.
+    pub fn new(handler: CommandHandler<Payment>, orders: CommandHandler<Order>) -> Self {
+        Self { handler, orders }
     }
 
     /// Executes one saga or operator command (role `service` or `admin`) on `payment_id`.
-    async fn execute_as_service<T>(
+    async fn execute_as_service<T: prost::Name>(
         &self,
         request: &Request<T>,
         command_id: &str,
@@ -60,16 +62,37 @@ impl PaymentService {
             .require_service()
             .or_else(|_| caller.require_customer(&customer_id))?;
         let payment_id: PaymentId = request::id("payment_id", &body.payment_id)?;
+        let order_id: OrderId = request::id("order_id", &body.order_id)?;
         let context = request::context(request, caller, &body.command_id)?;
         let command = PaymentCommand::Initiate {
             payment_id,
-            order_id: request::id("order_id", &body.order_id)?,
+            order_id,
             customer_id,
             amount: request::money("amount", body.amount.as_ref())?,
             method: method(body.method)?,
             at: Utc::now(),
         };
+        // An order's customer is fixed when it is placed and never changes, so this load is as
+        // good as the state the payment is decided on; an order not placed yet is refused (it
+        // could still be placed by anyone).
+        let order = self.orders.load(&order_id).await?;
+        paid_by_its_customer(&order.state, customer_id)?;
         self.handler.execute(&context, &payment_id, command).await
+    }
+}
+
+/// A payment is for an order that exists and belongs to the paying customer, whoever initiates it
+/// (the customer, the checkout saga or an admin).
+fn paid_by_its_customer(order: &OrderState, customer_id: CustomerId) -> Result<(), AppError> {
+    match order {
+        OrderState::Existing(order) if order.customer_id == customer_id => Ok(()),
+        OrderState::Existing(_) => Err(AppError::PermissionDenied(
+            "the order belongs to another customer",
+        )),
+        OrderState::NotPlaced => Err(DomainError::NotCreated {
+            entity: Order::CATEGORY,
+        }
+        .into()),
     }
 }
 

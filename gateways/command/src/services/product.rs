@@ -38,7 +38,7 @@ impl ProductService {
     }
 
     /// Authorizes and executes one command on `product_id`.
-    async fn execute<T>(
+    async fn execute<T: prost::Name>(
         &self,
         request: &Request<T>,
         command_id: &str,

@@ -335,6 +335,7 @@ async fn customers_initiate_their_own_payments_and_only_services_settle_them() {
     let me = app.customer(mine);
     let mut payments = app.payments();
     let payment = Uuid::new_v4();
+    payment::with_order(&app, mine).await;
 
     assert_code(
         payments
@@ -362,5 +363,101 @@ async fn customers_initiate_their_own_payments_and_only_services_settle_them() {
         .capture(authed(payment::capture(payment), &app.service()))
         .await
         .unwrap();
-    assert_eq!(app.db.event_count().await, 2);
+    assert_eq!(
+        app.db.event_count().await,
+        1 + 2,
+        "the seeded order, two payment events"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_cannot_reach_an_order_another_customer_placed_after_the_cancel_arrived() {
+    // The intruder cancels an order id before anyone placed it; the owner's placement commits
+    // while the cancel waits. The check must run on the state the cancel is decided on (the
+    // owner's order), not on what the order looked like when the cancel arrived (nothing).
+    let app = spawn_app(ServiceKind::Order).await;
+    let (owner, intruder) = (Uuid::new_v4(), Uuid::new_v4());
+    order::seed_cart(&app, owner, &[order::line(owner, 800, 1)]).await;
+    let order_id = Uuid::new_v4();
+
+    // Hold every append back (reads go on): the placement decides, then waits at its append
+    // while holding the server's queue for that order, so the cancel decides after it.
+    let mut blocker = app.db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let placement = tokio::spawn({
+        let mut orders = app.orders();
+        let request = authed(order::place(order_id, owner), &app.customer(owner));
+        async move { orders.place_order(request).await }
+    });
+    let pool = app.db.pool.clone();
+    let waiting: i64 = wait_for(Duration::from_secs(10), || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+               AND query LIKE '%INSERT INTO events%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (n > 0).then_some(n)
+    })
+    .await
+    .expect("the placement waits at its append");
+    assert_eq!(waiting, 1);
+    let sent_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let cancel = tokio::spawn({
+        let mut orders = app.orders();
+        let request = authed(order::cancel(order_id), &app.customer(intruder));
+        async move { orders.cancel(request).await }
+    });
+    // A check done on arrival reads the order's stream now, before queueing; wait until such a
+    // read has finished (or give up after a second: checked on the decided state, the cancel
+    // reads nothing before it queues, and the outcome cannot depend on this wait).
+    let _ = wait_for(Duration::from_secs(1), || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state = 'idle' AND query_start > $1 \
+               AND query LIKE '%FROM events WHERE stream_id = $1 AND stream_version >= $2%'",
+        )
+        .bind(sent_at)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        (n > 0).then_some(n)
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+
+    placement
+        .await
+        .unwrap()
+        .expect("the owner places the order");
+    let status = assert_code(cancel.await.unwrap(), Code::PermissionDenied);
+    assert!(status.message().contains("own account"), "{status:?}");
+    let types = app.event_types(&format!("order-{order_id}")).await;
+    assert_eq!(types, ["OrderPlaced"], "the owner's order stays placed");
+}
+
+/// Polls `probe` every 10 ms until it yields a value or `limit` passes.
+async fn wait_for<T, F, Fut>(limit: Duration, probe: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

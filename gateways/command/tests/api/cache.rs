@@ -15,6 +15,7 @@ fn context() -> CommandContext {
         correlation_id: Uuid::new_v4(),
         actor: "test".into(),
         traceparent: None,
+        fingerprint: None,
     }
 }
 

@@ -1,7 +1,15 @@
 //! Many writers on one aggregate: optimistic concurrency, no lost updates, no overselling.
+//!
+//! The writers go through several replicas of the service over one database. Inside one process
+//! commands on an aggregate queue behind an in-process lock, so one server alone would serialize
+//! them and never exercise the expected-version check; across replicas only that check stands
+//! between two writers (with `ExpectedVersion::Any` in the handler these tests fail).
 
 use command_service::ServiceKind;
-use commerce_proto::product::product_commands_client::ProductCommandsClient;
+use commerce_proto::{
+    cart::cart_commands_client::CartCommandsClient,
+    product::product_commands_client::ProductCommandsClient,
+};
 use futures::future::join_all;
 use tonic::Code;
 use uuid::Uuid;
@@ -18,10 +26,11 @@ async fn twenty_concurrent_reservations_never_oversell_or_lose_an_update() {
     let app = spawn_app(ServiceKind::Product).await;
     let catalog = product_with_stock(&app, STOCK).await;
     let service = app.service();
-    // 20 reservations of 1..=3 items (40 in all) on one SKU with 25 in stock.
+    let (_replicas, channels) = app.replicas(3).await;
+    // 20 reservations of 1..=3 items (40 in all) on one SKU with 25 in stock, over 4 replicas.
     let quantities: Vec<u32> = (0..20).map(|i| 1 + i % 3).collect();
-    let outcomes = join_all(quantities.iter().map(|&quantity| {
-        let mut client = app.products();
+    let outcomes = join_all(quantities.iter().enumerate().map(|(i, &quantity)| {
+        let mut client = ProductCommandsClient::new(channels[i % channels.len()].clone());
         let request = authed(reserve(&catalog, Uuid::new_v4(), quantity), &service);
         async move { (quantity, client.reserve_stock(request).await) }
     }))
@@ -99,10 +108,11 @@ async fn twenty_concurrent_changes_to_one_cart_lose_no_update() {
     let catalog = product_with_stock(&app, 1_000).await;
     let customer = Uuid::new_v4();
     let token = app.customer(customer);
-    // 20 additions of 1..=4 items to the same line: every one conflicts with the others.
+    let (_replicas, channels) = app.replicas(3).await;
+    // 20 additions of 1..=4 items to the same line over 4 replicas: each conflicts with others.
     let quantities: Vec<u32> = (0..20).map(|i| 1 + i % 4).collect();
-    let outcomes = join_all(quantities.iter().map(|&quantity| {
-        let mut client = app.carts();
+    let outcomes = join_all(quantities.iter().enumerate().map(|(i, &quantity)| {
+        let mut client = CartCommandsClient::new(channels[i % channels.len()].clone());
         let request = authed(cart::add(customer, &catalog, quantity), &token);
         async move { (quantity, client.add_item(request).await) }
     }))

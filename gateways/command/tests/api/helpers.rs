@@ -32,6 +32,8 @@ pub struct TestApp {
     pub _server: Server,
     /// For a cart app: the product service it asks, over the same database.
     pub product: Option<Server>,
+    /// The service the app runs (and its replicas run, see [`TestApp::replicas`]).
+    pub kind: ServiceKind,
 }
 
 /// One server of the test: its address and a client channel to it.
@@ -128,6 +130,7 @@ pub async fn spawn_app_with(
         db,
         _server: server,
         product: None,
+        kind: service,
     }
 }
 
@@ -153,6 +156,7 @@ pub async fn spawn_cart_with(adjust: impl FnOnce(&mut CommandConfig)) -> TestApp
         db,
         _server: server,
         product: Some(product),
+        kind: ServiceKind::Cart,
     }
 }
 
@@ -165,6 +169,29 @@ pub async fn closed_port_url() -> String {
 }
 
 impl TestApp {
+    /// The app's own channel and those of `more` further replicas of its service over the same
+    /// database: servers that share nothing but the database (each has its own folds and
+    /// per-stream locks), so commands sent to different channels really race, as across pods.
+    /// Keep the returned servers alive while using their channels.
+    pub async fn replicas(&self, more: usize) -> (Vec<Server>, Vec<Channel>) {
+        let mut servers = Vec::with_capacity(more);
+        for _ in 0..more {
+            let product = self.product.as_ref().map(Server::url);
+            servers.push(
+                start_server(self.kind, &self.db, |config| {
+                    if let Some(endpoint) = product {
+                        config.dependencies.product_endpoint = endpoint;
+                    }
+                })
+                .await,
+            );
+        }
+        let channels = std::iter::once(self.channel.clone())
+            .chain(servers.iter().map(|server| server.channel.clone()))
+            .collect();
+        (servers, channels)
+    }
+
     pub fn customers(&self) -> CustomerCommandsClient<Channel> {
         CustomerCommandsClient::new(self.channel.clone())
     }

@@ -1,9 +1,17 @@
-//! The same command id twice: one set of events, the same response (design note 4).
+//! The same command id twice: one set of events, the same response; the same command id with a
+//! different request: refused (docs/command-fingerprints.md). Copies sent at once go through
+//! several replicas of the service, so they race through the event log rather than queueing
+//! behind one process's per-stream lock.
 
 use aggregates::{CustomerId, cart::CartEvent};
 use chrono::Utc;
 use command_service::ServiceKind;
-use commerce_proto::customer::*;
+use commerce_proto::{
+    cart::cart_commands_client::CartCommandsClient,
+    customer::{customer_commands_client::CustomerCommandsClient, *},
+    payment::payment_commands_client::PaymentCommandsClient,
+    product::product_commands_client::ProductCommandsClient,
+};
 use futures::future::join_all;
 use tonic::Code;
 use uuid::Uuid;
@@ -78,9 +86,9 @@ async fn a_retry_after_later_commands_returns_the_original_result_without_decidi
         .deposit_balance(authed(deposit(&cid(), id, 300), &admin))
         .await
         .unwrap();
-    // Retried late, even with a different body: the stored result, nothing new decided.
+    // Retried late: the stored result, nothing new decided.
     let late = client
-        .deposit_balance(authed(deposit(&command_id, id, 999), &admin))
+        .deposit_balance(authed(deposit(&command_id, id, 700), &admin))
         .await
         .unwrap()
         .into_inner();
@@ -91,13 +99,102 @@ async fn a_retry_after_later_commands_returns_the_original_result_without_decidi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_id_reused_with_a_different_request_is_refused() {
+    let app = spawn_app(ServiceKind::Customer).await;
+    let id = registered(&app).await;
+    let admin = app.admin();
+    let command_id = cid();
+    let mut client = app.customers();
+    client
+        .deposit_balance(authed(deposit(&command_id, id, 700), &admin))
+        .await
+        .unwrap();
+    let other_admin = app.token("admin:eve", &["admin"]);
+    let refused = [
+        // Another body.
+        client
+            .deposit_balance(authed(deposit(&command_id, id, 999), &admin))
+            .await,
+        // The same body from another caller.
+        client
+            .deposit_balance(authed(deposit(&command_id, id, 700), &other_admin))
+            .await,
+        // Another method with the same fields.
+        client
+            .debit_balance(authed(
+                DebitBalanceRequest {
+                    command_id: command_id.clone(),
+                    customer_id: id.to_string(),
+                    payment_id: Uuid::new_v4().to_string(),
+                    amount: eur(700),
+                },
+                &admin,
+            ))
+            .await
+            .map(|r| r.map(|b| DepositBalanceResponse { result: b.result })),
+    ];
+    for outcome in refused {
+        let status = assert_code(outcome, Code::InvalidArgument);
+        assert!(
+            status.message().contains("reused with a different request"),
+            "{status:?}"
+        );
+    }
+    assert_eq!(app.events(&format!("customer-{id}")).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_command_id_raced_with_two_requests_through_two_replicas_succeeds_once() {
+    // Two replicas decide the two requests against the same state and derive the same event
+    // ids: the loser's append finds them written. It must be told its request is not the one
+    // that ran — never answered with the winner's result.
+    let app = spawn_app(ServiceKind::Customer).await;
+    let id = registered(&app).await;
+    let admin = app.admin();
+    let (_replicas, channels) = app.replicas(1).await;
+    for round in 0..10 {
+        let command_id = cid();
+        let amounts = [100 + round, 200 + round];
+        let outcomes = join_all(amounts.iter().zip(&channels).map(|(&amount, channel)| {
+            let mut client = CustomerCommandsClient::new(channel.clone());
+            let request = authed(deposit(&command_id, id, amount), &admin);
+            async move { (amount, client.deposit_balance(request).await) }
+        }))
+        .await;
+        let winners: Vec<i64> = outcomes
+            .iter()
+            .filter(|(_, outcome)| outcome.is_ok())
+            .map(|(amount, _)| *amount)
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        for (_, outcome) in outcomes {
+            if let Err(status) = outcome {
+                assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+                assert!(
+                    status.message().contains("reused with a different request"),
+                    "{status:?}"
+                );
+            }
+        }
+        let events = app.events(&format!("customer-{id}")).await;
+        let last = events.last().unwrap();
+        assert_eq!(last.metadata.command_id.unwrap().to_string(), command_id);
+        assert_eq!(
+            last.data["amount"]["amount_minor"], winners[0],
+            "the event is the winner's"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_sent_many_times_at_once_appends_once() {
     let app = spawn_app(ServiceKind::Product).await;
     let catalog = product_with_stock(&app, 100).await;
     let service = app.service();
     let request = reserve(&catalog, Uuid::new_v4(), 7);
-    let responses = join_all((0..10).map(|_| {
-        let mut client = app.products();
+    let (_replicas, channels) = app.replicas(3).await;
+    let responses = join_all((0..10).map(|i| {
+        let mut client = ProductCommandsClient::new(channels[i % channels.len()].clone());
         let request = authed(request.clone(), &service);
         async move { client.reserve_stock(request).await }
     }))
@@ -169,8 +266,9 @@ async fn an_item_added_twice_with_one_command_id_is_added_once() {
     let customer = Uuid::new_v4();
     let token = app.customer(customer);
     let request = cart::add(customer, &catalog, 3);
-    let responses = join_all((0..5).map(|_| {
-        let mut client = app.carts();
+    let (_replicas, channels) = app.replicas(2).await;
+    let responses = join_all((0..6).map(|i| {
+        let mut client = CartCommandsClient::new(channels[i % channels.len()].clone());
         let request = authed(request.clone(), &token);
         async move { client.add_item(request).await }
     }))
@@ -230,9 +328,11 @@ async fn a_payment_initiated_many_times_at_once_is_initiated_once() {
     let app = spawn_app(ServiceKind::Payment).await;
     let (payment_id, customer) = (Uuid::new_v4(), Uuid::new_v4());
     let token = app.customer(customer);
+    payment::with_order(&app, customer).await;
     let request = payment::initiate(payment_id, customer, 1_500);
-    let responses = join_all((0..10).map(|_| {
-        let mut client = app.payments();
+    let (_replicas, channels) = app.replicas(3).await;
+    let responses = join_all((0..10).map(|i| {
+        let mut client = PaymentCommandsClient::new(channels[i % channels.len()].clone());
         let request = authed(request.clone(), &token);
         async move { client.initiate(request).await }
     }))

@@ -2,9 +2,10 @@
 //! unknown orders, state-machine violations.
 
 use aggregates::{
-    CustomerId, DomainEvent, ProductId, SkuId,
+    Aggregate, CustomerId, DomainEvent, Order, OrderId, ProductId, SkuId,
     cart::CartEvent,
     money::{Currency, Money},
+    order::{OrderCommand, OrderLine, OrderState},
 };
 use chrono::Utc;
 use command_service::ServiceKind;
@@ -34,6 +35,39 @@ pub async fn seed_cart(app: &TestApp, customer: Uuid, events: &[CartEvent]) -> u
         .await
         .unwrap()
         .current_version
+}
+
+/// Places order `order` of `customer` directly in the log (one line of 2 × 25.00 EUR), as the
+/// order service would: for services that need an existing order (payments).
+pub async fn seed_order(app: &TestApp, order: Uuid, customer: Uuid) {
+    let command = OrderCommand::PlaceOrder {
+        order_id: OrderId(order),
+        customer_id: CustomerId(customer),
+        lines: vec![OrderLine {
+            product_id: ProductId(Uuid::new_v4()),
+            sku_id: SkuId(Uuid::new_v4()),
+            title: "Tea pot".into(),
+            unit_price: Money::new(2_500, Currency::EUR),
+            quantity: 2,
+        }],
+        at: Utc::now(),
+    };
+    let batch: Vec<NewEvent> = Order::decide(&OrderState::NotPlaced, command)
+        .unwrap()
+        .iter()
+        .map(|event| NewEvent {
+            event_id: Uuid::new_v4(),
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            data: event.to_data(),
+            metadata: EventMetadata::default(),
+        })
+        .collect();
+    let stream = StreamId::parse(format!("order-{order}")).unwrap();
+    app.store
+        .append(&stream, ExpectedVersion::NoStream, &batch)
+        .await
+        .unwrap();
 }
 
 /// `quantity` items of a new SKU at `price` EUR cents, added to `customer`'s cart.

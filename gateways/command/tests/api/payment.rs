@@ -5,13 +5,23 @@ use commerce_proto::payment::*;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::helpers::*;
+use crate::{helpers::*, order::seed_order};
+
+/// The order [`initiate`] pays for: one per customer, placed by [`with_order`].
+pub fn order_of(customer: Uuid) -> Uuid {
+    Uuid::new_v5(&customer, b"order")
+}
+
+/// Places `customer`'s order [`order_of`] in the log, so payments for it can be initiated.
+pub async fn with_order(app: &TestApp, customer: Uuid) {
+    seed_order(app, order_of(customer), customer).await;
+}
 
 pub fn initiate(payment: Uuid, customer: Uuid, amount: i64) -> InitiateRequest {
     InitiateRequest {
         command_id: cid(),
         payment_id: payment.to_string(),
-        order_id: Uuid::new_v4().to_string(),
+        order_id: order_of(customer).to_string(),
         customer_id: customer.to_string(),
         amount: eur(amount),
         method: PaymentMethod::Balance.into(),
@@ -51,6 +61,7 @@ fn payment_stream(payment: Uuid) -> String {
 async fn a_payment_is_captured_then_refunded_in_parts() {
     let app = spawn_app(ServiceKind::Payment).await;
     let (payment, customer) = (Uuid::new_v4(), Uuid::new_v4());
+    with_order(&app, customer).await;
     let service = app.service();
     let mut payments = app.payments();
 
@@ -123,6 +134,7 @@ async fn a_payment_is_captured_then_refunded_in_parts() {
 async fn a_failed_payment_can_be_neither_captured_nor_refunded() {
     let app = spawn_app(ServiceKind::Payment).await;
     let (payment, customer) = (Uuid::new_v4(), Uuid::new_v4());
+    with_order(&app, customer).await;
     let service = app.service();
     let mut payments = app.payments();
     payments
@@ -173,6 +185,7 @@ async fn a_failed_payment_can_be_neither_captured_nor_refunded() {
 async fn malformed_payment_requests_are_invalid_and_unknown_payments_not_found() {
     let app = spawn_app(ServiceKind::Payment).await;
     let (payment, customer) = (Uuid::new_v4(), Uuid::new_v4());
+    with_order(&app, customer).await;
     let service = app.service();
     let mut payments = app.payments();
     let invalid = [
@@ -250,5 +263,36 @@ async fn malformed_payment_requests_are_invalid_and_unknown_payments_not_found()
             .await,
         Code::InvalidArgument,
     );
-    assert_eq!(app.db.event_count().await, 1);
+    // The seeded order and the one payment initiated.
+    assert_eq!(app.db.event_count().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_cannot_pay_for_another_customers_order() {
+    let app = spawn_app(ServiceKind::Payment).await;
+    let (owner, other) = (Uuid::new_v4(), Uuid::new_v4());
+    with_order(&app, owner).await;
+    let mut payments = app.payments();
+    // The other customer names themselves as the payer, of the owner's order.
+    let request = InitiateRequest {
+        order_id: order_of(owner).to_string(),
+        ..initiate(Uuid::new_v4(), other, 5_000)
+    };
+    for token in [app.customer(other), app.service()] {
+        let status = assert_code(
+            payments.initiate(authed(request.clone(), &token)).await,
+            Code::PermissionDenied,
+        );
+        assert!(status.message().contains("another customer"), "{status:?}");
+    }
+    // An order nobody placed yet cannot be paid for either: anyone could still place it.
+    let unplaced = initiate(Uuid::new_v4(), other, 5_000);
+    let status = assert_code(
+        payments
+            .initiate(authed(unplaced, &app.customer(other)))
+            .await,
+        Code::NotFound,
+    );
+    assert!(status.message().contains("order"), "{status:?}");
+    assert_eq!(app.db.event_count().await, 1, "only the seeded order");
 }

@@ -1,6 +1,6 @@
 //! ProductCommands and ProductStock: happy paths, invalid arguments, unknown ids, rules.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use command_service::ServiceKind;
 use commerce_proto::product::*;
@@ -39,7 +39,7 @@ pub async fn product_with_stock(app: &TestApp, stock: u32) -> Catalog {
                 product_id: product_id.to_string(),
                 sku_id: sku_id.to_string(),
                 price: eur(2_500),
-                attributes: HashMap::from([("colour".into(), "black".into())]),
+                attributes: BTreeMap::from([("colour".into(), "black".into())]),
             },
             &admin,
         ))
@@ -228,7 +228,7 @@ async fn malformed_product_commands_are_invalid_arguments() {
         product_id: catalog.product_id.to_string(),
         sku_id: Uuid::new_v4().to_string(),
         price: eur(-1),
-        attributes: HashMap::new(),
+        attributes: BTreeMap::new(),
     };
     assert_code(
         client.add_sku(authed(negative_price, &admin)).await,
