@@ -6,6 +6,9 @@
 //! - [`Pump`] is one batch step, generic over a [`Publisher`] and a [`CheckpointStore`], so its
 //!   invariant (see `pump.rs`) is tested without a broker or a database.
 //! - [`RocketMqPublisher`] and [`PgCheckpoints`] are the real publisher and checkpoint store.
+//! - The leadership lock's connection is named `commerce-relay-leadership` and carries short
+//!   server-side TCP keepalives ([`leadership_connect_options`]), so a partitioned leader's lock
+//!   is released within seconds.
 //!
 //! # Running it
 //!
@@ -45,7 +48,7 @@ mod startup;
 
 pub use checkpoint::PgCheckpoints;
 pub use error::RelayError;
-pub use leadership::{Leader, Standby};
+pub use leadership::{LEADERSHIP_APPLICATION_NAME, Leader, Standby, leadership_connect_options};
 pub use metrics::RelayMetrics;
 pub use publisher::{KNOWN_CATEGORIES, RocketMqPublisher};
 pub use pump::{Backoff, CheckpointStore, Publisher, Pump};

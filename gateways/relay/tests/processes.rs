@@ -4,55 +4,16 @@
 
 mod support;
 
-use std::process::Child;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use support::{
-    Collector, World, append_interleaved, assert_complete_in_stream_order, free_port, scrape,
-    streams, wait_until,
+    Collector, Reaper, World, append_interleaved, assert_complete_in_stream_order, free_port,
+    scrape, sigkill, sigterm_and_wait, streams, wait_until,
 };
 
 const BUDGET: Duration = Duration::from_secs(180);
-
-/// Kills the child with SIGKILL and reaps it.
-fn sigkill(child: &mut Child) {
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
-}
-
-/// Sends SIGTERM and waits (with a deadline) for a clean exit.
-async fn sigterm_and_wait(child: &mut Child, deadline: Instant) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            assert!(status.success(), "relay exited with {status}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "relay did not stop after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Kills a child left running when a test fails.
-struct Reaper(Vec<Child>);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_one_of_two_relays_publishes_and_the_other_takes_over_after_a_sigkill() {

@@ -102,7 +102,34 @@ impl World {
 
     /// Spawns the `commerce-relay` binary on this world, with its metrics on `metrics_port`.
     pub fn spawn_relay(&self, metrics_port: u16) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_commerce-relay"))
+        self.relay_command(metrics_port)
+            .spawn()
+            .expect("spawn commerce-relay")
+    }
+
+    /// Like [`World::spawn_relay`], with the relay's log (stdout and stderr) written to `log`.
+    pub fn spawn_relay_logging_to(&self, metrics_port: u16, log: &std::path::Path) -> Child {
+        let file = std::fs::File::create(log).expect("create relay log");
+        let stderr = file.try_clone().expect("clone log handle");
+        self.relay_command(metrics_port)
+            .stdout(file)
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn commerce-relay")
+    }
+
+    /// `commerce-relay <args>` on this world's database, run to completion.
+    pub fn run_relay_command(&self, args: &[&str]) -> std::process::Output {
+        self.relay_command(0)
+            .args(args)
+            .output()
+            .expect("run commerce-relay")
+    }
+
+    /// The `commerce-relay` binary with this world's settings in its environment.
+    fn relay_command(&self, metrics_port: u16) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_commerce-relay"));
+        command
             .env(
                 "APP_DATABASE__URL",
                 self.settings.database.url.expose_secret(),
@@ -120,9 +147,8 @@ impl World {
                 format!("127.0.0.1:{metrics_port}"),
             )
             .env("RUST_LOG", "info,rocketmq_client_rust=warn,rocketmq=warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn commerce-relay")
+            .stdin(Stdio::null());
+        command
     }
 }
 
@@ -312,4 +338,42 @@ pub fn assert_complete_in_stream_order(
         );
     }
     duplicates
+}
+
+/// Kills the child with SIGKILL and reaps it.
+pub fn sigkill(child: &mut Child) {
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
+
+/// Sends SIGTERM and waits (with a deadline) for a clean exit.
+pub async fn sigterm_and_wait(child: &mut Child, deadline: Instant) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            assert!(status.success(), "relay exited with {status}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "relay did not stop after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Kills a child left running when a test fails.
+pub struct Reaper(pub Vec<Child>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
