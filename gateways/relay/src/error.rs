@@ -39,4 +39,36 @@ pub enum RelayError {
     /// A stored checkpoint is not a valid `$all` position.
     #[error("invalid stored checkpoint: {0}")]
     InvalidCheckpoint(String),
+
+    /// The checkpoint was written in another PostgreSQL cluster (a restore or a migration; see
+    /// docs/restore-safety.md). The relay publishes nothing and re-checks every second; an
+    /// operator re-anchors the checkpoint with the command in the message, after which the
+    /// relay resumes by itself.
+    #[error(
+        "relay {name} refuses to publish: {reason}; re-anchor its checkpoint by position with \
+         `commerce-relay reanchor --name {name} --after-position {after_position}` (every event \
+         after that position is then published at least once; see docs/restore-safety.md)"
+    )]
+    LogEpochMismatch {
+        /// The relay name.
+        name: String,
+        /// What does not match.
+        reason: String,
+        /// A position after which re-publishing loses nothing the old relay had not published.
+        after_position: u64,
+    },
+
+    /// The database under a running relay now belongs to another cluster (the pool reconnected
+    /// elsewhere). The relay steps down; its next activation checks the checkpoint's epoch.
+    #[error("the database's log epoch changed from {from} to {to} while publishing")]
+    LogEpochChanged {
+        /// The epoch the relay was publishing in.
+        from: crate::LogEpoch,
+        /// The epoch the database reports now.
+        to: crate::LogEpoch,
+    },
+
+    /// `commerce-relay reanchor` refused; the message says why and what to do. Nothing changed.
+    #[error("re-anchor refused: {0}")]
+    Reanchor(String),
 }

@@ -6,6 +6,9 @@
 //! - [`Pump`] is one batch step, generic over a [`Publisher`] and a [`CheckpointStore`], so its
 //!   invariant (see `pump.rs`) is tested without a broker or a database.
 //! - [`RocketMqPublisher`] and [`PgCheckpoints`] are the real publisher and checkpoint store.
+//! - Restore safety (docs/restore-safety.md): a checkpoint carries the [`LogEpoch`] (the
+//!   PostgreSQL cluster) its transaction id belongs to; the relay refuses to publish from a
+//!   checkpoint of another epoch, and [`Reanchor`] (`commerce-relay reanchor`) sets it right.
 //! - The leadership lock's connection is named `commerce-relay-leadership` and carries short
 //!   server-side TCP keepalives ([`leadership_connect_options`]), so a partitioned leader's lock
 //!   is released within seconds.
@@ -34,11 +37,16 @@
 //! `APP_RELAY__STANDBY_POLL_MS`, `APP_RELAY__METRICS_LISTEN` — empty for no endpoint). It stops
 //! cleanly on SIGTERM or ctrl-c. Replicas sharing `relay.name` elect one publisher among
 //! themselves; the checkpoint row in `relay_checkpoints` has that name too.
+//!
+//! Operator command, same settings: `commerce-relay reanchor [--name <relay>]
+//! (--after-position <N> | --from-start) [--force]` (see [`Command`]).
 #![forbid(unsafe_code)]
 // The RocketMQ client futures are deep state machines (see `rocketmq-gateway`).
 #![recursion_limit = "512"]
 
 mod checkpoint;
+mod command;
+mod epoch;
 mod error;
 mod leadership;
 mod metrics;
@@ -47,6 +55,8 @@ mod pump;
 mod startup;
 
 pub use checkpoint::PgCheckpoints;
+pub use command::{Command, UsageError};
+pub use epoch::{LogEpoch, Reanchor, ReanchorTarget, Reanchored, StoredCheckpoint, current_epoch};
 pub use error::RelayError;
 pub use leadership::{LEADERSHIP_APPLICATION_NAME, Leader, Standby, leadership_connect_options};
 pub use metrics::RelayMetrics;

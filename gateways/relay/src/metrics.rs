@@ -23,6 +23,12 @@ pub struct RelayMetrics {
     /// How long a long-running transaction has held the tailer back; 0 when not held back
     /// (`relay_held_back_ms`).
     pub held_back_ms: Gauge,
+    /// 1 while this replica holds the lock but refuses to publish because the checkpoint was
+    /// written in another PostgreSQL cluster (`relay_log_epoch_mismatch`; docs/restore-safety.md).
+    pub log_epoch_mismatch: Gauge,
+    /// 0 while this replica refuses to publish (see `log_epoch_mismatch`), else 1
+    /// (`relay_healthy`). A standby is healthy.
+    pub healthy: Gauge,
 }
 
 impl RelayMetrics {
@@ -67,6 +73,16 @@ impl RelayMetrics {
             "relay_held_back_ms",
             "How long a running transaction has held the tailer back",
             self.held_back_ms.clone(),
+        );
+        registry.register(
+            "relay_log_epoch_mismatch",
+            "1 while refusing to publish: the checkpoint was written in another PostgreSQL cluster",
+            self.log_epoch_mismatch.clone(),
+        );
+        registry.register(
+            "relay_healthy",
+            "0 while refusing to publish (see relay_log_epoch_mismatch), else 1",
+            self.healthy.clone(),
         );
     }
 }

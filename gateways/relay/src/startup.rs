@@ -1,4 +1,5 @@
-//! Building and running the relay process: leadership, the publish loop, metrics, shutdown.
+//! Building and running the relay process: leadership, the log-epoch check, the publish loop,
+//! metrics, shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,13 +14,18 @@ use settings::Settings;
 use sqlx::postgres::PgConnectOptions;
 use tracing::{error, info, warn};
 
+use crate::epoch;
 use crate::pump::{Backoff, Pump, error_chain, millis_since};
 use crate::{
-    KNOWN_CATEGORIES, PgCheckpoints, RelayError, RelayMetrics, RocketMqPublisher, Standby,
+    KNOWN_CATEGORIES, LogEpoch, PgCheckpoints, RelayError, RelayMetrics, RocketMqPublisher, Standby,
 };
 
-/// How often lag and held-back metrics are refreshed.
+/// How often lag and held-back metrics are refreshed, and the log epoch compared.
 const OBSERVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a relay refusing to publish (docs/restore-safety.md) looks at its checkpoint again.
+const EPOCH_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a refusing relay repeats its error in the log.
+const MISMATCH_REPORT_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A built relay, ready to run. Run it to the end ([`Relay::run`]): that also shuts the broker
 /// client down, which must not simply be dropped inside a runtime.
@@ -40,6 +46,7 @@ impl Relay {
         let lock_options = event_store::connect_options(&settings.database)?;
         let store = EventStore::new(pool, settings.event_store.clone());
         let metrics = RelayMetrics::default();
+        metrics.healthy.set(1);
         let mut registry = Registry::default();
         metrics.register(&mut registry);
         let listen = settings.relay.metrics_listen.trim();
@@ -85,7 +92,8 @@ impl Relay {
 
     /// Runs until `shutdown` completes: waits as standby for the leadership lock, publishes
     /// while it holds the lock, steps down when the lock's connection fails or the active phase
-    /// fails, and contends again.
+    /// fails, and contends again. While the checkpoint belongs to another log epoch it holds the
+    /// lock but publishes nothing ([`RelayError::LogEpochMismatch`]).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RelayError> {
         tokio::pin!(shutdown);
         let name = self.settings.relay.name.clone();
@@ -97,7 +105,6 @@ impl Relay {
                 () = &mut shutdown => break,
             };
             info!(relay = %name, "relay active: holding the leadership lock");
-            self.metrics.active.set(1);
             let mut producer: Option<Producer> = None;
             let outcome = tokio::select! {
                 outcome = self.active(&mut producer) => Some(outcome),
@@ -105,6 +112,9 @@ impl Relay {
                 () = &mut shutdown => None,
             };
             self.metrics.active.set(0);
+            // A standby refuses nothing; the next activation checks the checkpoint again.
+            self.metrics.log_epoch_mismatch.set(0);
+            self.metrics.healthy.set(1);
             if let Some(producer) = producer {
                 producer.shutdown().await;
             }
@@ -125,14 +135,16 @@ impl Relay {
         Ok(())
     }
 
-    /// The active phase: producer, topics, checkpoint, then the publish loop. Returns only on
-    /// an error; stopped by being dropped.
+    /// The active phase: the log-epoch check, producer, topics, checkpoint, then the publish
+    /// loop. Returns only on an error; stopped by being dropped.
     async fn active(&self, producer_slot: &mut Option<Producer>) -> RelayError {
         let relay = &self.settings.relay;
         let backoff = Backoff {
             initial: Duration::from_millis(relay.retry_initial_ms.max(1)),
             max: Duration::from_millis(relay.retry_max_ms.max(1)),
         };
+        let epoch = self.await_consistent_checkpoint(backoff).await;
+        self.metrics.active.set(1);
         let producer = match self.broker.start_producer(&relay.producer_group).await {
             Ok(producer) => producer_slot.insert(producer),
             Err(error) => return error.into(),
@@ -152,14 +164,56 @@ impl Relay {
                 tokio::time::sleep(backoff.delay(failures)).await;
             }
         }
-        let checkpoints = PgCheckpoints::new(self.store.pool().clone(), relay.name.clone());
+        let checkpoints =
+            PgCheckpoints::new(self.store.pool().clone(), relay.name.clone()).in_epoch(epoch);
         let mut pump = Pump::new(publisher, checkpoints, backoff, self.metrics.clone());
-        self.publish_loop(&mut pump).await
+        self.publish_loop(&mut pump, epoch).await
+    }
+
+    /// Returns once the checkpoint belongs to this database's log epoch, with that epoch
+    /// (docs/restore-safety.md). Until then this replica publishes nothing: it reports the
+    /// mismatch in `relay_log_epoch_mismatch`, `relay_healthy` and an error naming the
+    /// re-anchor command, and looks again every [`EPOCH_RECHECK_INTERVAL`], so a re-anchor takes
+    /// effect without a restart.
+    async fn await_consistent_checkpoint(&self, backoff: Backoff) -> LogEpoch {
+        let name = &self.settings.relay.name;
+        let mut refusing_since: Option<Instant> = None;
+        let mut reported: Option<Instant> = None;
+        let mut failures = 0;
+        loop {
+            let pause = match epoch::check(self.store.pool(), name).await {
+                Ok(epoch) => {
+                    if let Some(since) = refusing_since {
+                        info!(relay = %name, %epoch, refused_for = ?since.elapsed(), "checkpoint re-anchored; publishing");
+                    }
+                    self.metrics.log_epoch_mismatch.set(0);
+                    self.metrics.healthy.set(1);
+                    return epoch;
+                }
+                Err(error @ RelayError::LogEpochMismatch { .. }) => {
+                    refusing_since.get_or_insert_with(Instant::now);
+                    self.metrics.log_epoch_mismatch.set(1);
+                    self.metrics.healthy.set(0);
+                    if reported.is_none_or(|at| at.elapsed() >= MISMATCH_REPORT_INTERVAL) {
+                        error!(relay = %name, error = %error, "log epoch mismatch");
+                        reported = Some(Instant::now());
+                    }
+                    EPOCH_RECHECK_INTERVAL
+                }
+                Err(error) => {
+                    failures += 1;
+                    warn!(error = %error_chain(&error), failures, "checking the log epoch failed; retrying");
+                    backoff.delay(failures)
+                }
+            };
+            tokio::time::sleep(pause).await;
+        }
     }
 
     async fn publish_loop(
         &self,
         pump: &mut Pump<RocketMqPublisher<'_>, PgCheckpoints>,
+        epoch: LogEpoch,
     ) -> RelayError {
         let mut checkpoint = pump.load_checkpoint().await;
         info!(%checkpoint, "relay resuming after checkpoint");
@@ -181,7 +235,9 @@ impl Relay {
                     None => return RelayError::SubscriptionEnded,
                 },
                 _ = tick.tick() => {
-                    self.observe(&subscription, checkpoint).await;
+                    if let Some(error) = self.observe(&subscription, checkpoint, epoch).await {
+                        return error;
+                    }
                     observed = Instant::now();
                     continue;
                 }
@@ -194,25 +250,41 @@ impl Relay {
                 checkpoint = at;
             }
             if observed.elapsed() >= OBSERVE_INTERVAL {
-                self.observe(&subscription, checkpoint).await;
+                if let Some(error) = self.observe(&subscription, checkpoint, epoch).await {
+                    return error;
+                }
                 observed = Instant::now();
             }
         }
     }
 
-    /// Refreshes the lag and held-back metrics. Failures only leave the gauges stale.
-    async fn observe(&self, subscription: &Subscription, checkpoint: AllPosition) {
+    /// Refreshes the lag and held-back metrics, and compares the database's log epoch with the
+    /// one publishing started in: a pool that reconnected to another cluster must not go on
+    /// (docs/restore-safety.md). Other failures only leave the gauges stale.
+    async fn observe(
+        &self,
+        subscription: &Subscription,
+        checkpoint: AllPosition,
+        epoch: LogEpoch,
+    ) -> Option<RelayError> {
         let status = subscription.status();
         self.metrics.held_back_ms.set(
             status
                 .held_back_by
                 .map_or(0, |(_, since)| millis_since(since)),
         );
-        let head: Result<Option<i64>, _> = sqlx::query_scalar("SELECT max(position) FROM events")
-            .fetch_one(self.store.pool())
-            .await;
+        let head: Result<(Option<i64>, i64), _> =
+            sqlx::query_as("SELECT (SELECT max(position) FROM events), relay_log_epoch()")
+                .fetch_one(self.store.pool())
+                .await;
         match head {
-            Ok(head) => {
+            Ok((_, now)) if now != epoch.0 => {
+                return Some(RelayError::LogEpochChanged {
+                    from: epoch,
+                    to: LogEpoch(now),
+                });
+            }
+            Ok((head, _)) => {
                 let head = u64::try_from(head.unwrap_or(0)).unwrap_or(0);
                 let lag = head.saturating_sub(checkpoint.position);
                 self.metrics
@@ -224,6 +296,7 @@ impl Relay {
             }
             Err(error) => warn!(%error, "reading the log head failed"),
         }
+        None
     }
 }
 

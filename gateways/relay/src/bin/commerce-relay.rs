@@ -1,4 +1,5 @@
-//! `commerce-relay`: the relay process (`$all` → RocketMQ). Settings come from the usual layers
+//! `commerce-relay`: the relay process (`$all` → RocketMQ), and its operator command
+//! `commerce-relay reanchor` (docs/restore-safety.md). Settings come from the usual layers
 //! (`APP_DATABASE__URL`, `APP_ROCKETMQ__…`, `APP_RELAY__…`); see the `relay` crate.
 #![forbid(unsafe_code)]
 #![recursion_limit = "512"]
@@ -11,7 +12,13 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    let command = relay::Command::parse(std::env::args().skip(1))?;
     let settings = settings::Settings::load()?;
+    if let Some(reanchor) = command.reanchor(&settings.relay.name) {
+        let pool = event_store::connect_lazy(&settings.database)?;
+        println!("{}", reanchor.run(&pool).await?);
+        return Ok(());
+    }
     relay::Relay::build(settings)
         .await?
         .run_until_stopped()
