@@ -3,10 +3,15 @@
 //! least that version. The projection runtime raises the marker in the same atomic write as the
 //! model's own update (PostgreSQL: table `projection_versions`; Redis: hash
 //! `<prefix>:<model>:versions`), so "marker ≥ v" means the model includes version v.
+//!
+//! The gauge `query_consistency_waits_in_flight` counts the queries waiting right now: those
+//! that found the marker behind their token and have neither seen it reached nor given up. A
+//! value that stays high says the projection workers lag (or are stopped).
 
 use std::time::Duration;
 
 use event_store::StreamId;
+use metrics_gateway::{Gauge, Registry};
 use projections::{KeySpace, read_models::ReadError};
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
@@ -84,12 +89,50 @@ impl Token {
     }
 }
 
+/// The consistency-wait metric of a process: `query_consistency_waits_in_flight`.
+#[derive(Debug, Clone, Default)]
+pub struct ConsistencyMetrics {
+    in_flight: Gauge,
+}
+
+impl ConsistencyMetrics {
+    /// Registers the metric in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "query_consistency_waits_in_flight",
+            "Queries waiting for a read model to reach their consistency token",
+            self.in_flight.clone(),
+        );
+    }
+
+    /// Queries waiting for their consistency token right now.
+    pub fn waits_in_flight(&self) -> i64 {
+        self.in_flight.get()
+    }
+
+    fn enter(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+}
+
+/// One query counted in `query_consistency_waits_in_flight`, until dropped: also when the
+/// query's future is dropped mid-wait (the client went away, the request timed out).
+struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Reads the version markers of the read models.
 #[derive(Clone)]
 pub struct Markers {
     pool: PgPool,
     redis: ConnectionManager,
     redis_prefix: String,
+    metrics: ConsistencyMetrics,
 }
 
 /// First pause between two marker reads; doubled up to [`MAX_POLL`].
@@ -97,12 +140,18 @@ const FIRST_POLL: Duration = Duration::from_millis(2);
 const MAX_POLL: Duration = Duration::from_millis(25);
 
 impl Markers {
-    /// Markers in `pool` and under `redis_prefix` in `redis`.
-    pub fn new(pool: PgPool, redis: ConnectionManager, redis_prefix: String) -> Self {
+    /// Markers in `pool` and under `redis_prefix` in `redis`; waits are counted in `metrics`.
+    pub fn new(
+        pool: PgPool,
+        redis: ConnectionManager,
+        redis_prefix: String,
+        metrics: ConsistencyMetrics,
+    ) -> Self {
         Self {
             pool,
             redis,
             redis_prefix,
+            metrics,
         }
     }
 
@@ -148,6 +197,7 @@ impl Markers {
         let started = Instant::now();
         let deadline = started + wait;
         let mut pause = FIRST_POLL;
+        let mut in_flight = None;
         loop {
             let applied = self.applied(model, token.stream.as_str()).await?;
             if applied.is_some_and(|version| version >= token.version) {
@@ -162,6 +212,8 @@ impl Markers {
                     waited: now - started,
                 });
             }
+            // Counted only once the marker was seen behind: the query is really waiting.
+            in_flight.get_or_insert_with(|| self.metrics.enter());
             tokio::time::sleep(pause.min(deadline - now)).await;
             pause = (pause * 2).min(MAX_POLL);
         }

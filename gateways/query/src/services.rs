@@ -25,7 +25,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     cache::{CacheMetrics, VersionedCache},
-    consistency::{Markers, ReadModel, Token},
+    consistency::{ConsistencyMetrics, Markers, ReadModel, Token},
     convert,
     error::QueryError,
 };
@@ -61,16 +61,23 @@ pub struct Limits {
 }
 
 impl QueryState {
-    /// State over `pool` and `redis` (read models under `redis_prefix`).
+    /// State over `pool` and `redis` (read models under `redis_prefix`), counting cache
+    /// lookups in `metrics` and consistency waits in `consistency`.
     pub fn new(
         pool: PgPool,
         redis: ConnectionManager,
         redis_prefix: String,
         limits: Limits,
         metrics: CacheMetrics,
+        consistency: ConsistencyMetrics,
     ) -> Self {
         Self {
-            markers: Markers::new(pool.clone(), redis.clone(), redis_prefix.clone()),
+            markers: Markers::new(
+                pool.clone(),
+                redis.clone(),
+                redis_prefix.clone(),
+                consistency,
+            ),
             pool,
             redis,
             redis_prefix,

@@ -30,6 +30,7 @@ use tonic_reflection::server::Builder as ReflectionBuilder;
 use crate::{
     cache::CacheMetrics,
     config::QueryConfig,
+    consistency::ConsistencyMetrics,
     services::{Limits, QueryServices, QueryState},
 };
 
@@ -65,6 +66,7 @@ pub struct App {
     router: Router,
     metrics: Option<MetricsServer>,
     cache_metrics: CacheMetrics,
+    consistency_metrics: ConsistencyMetrics,
     _health: HealthReporter,
 }
 
@@ -83,8 +85,10 @@ impl App {
         let redis = ConnectionManager::new(client).await?;
 
         let cache_metrics = CacheMetrics::default();
+        let consistency_metrics = ConsistencyMetrics::default();
         let mut registry = Registry::default();
         cache_metrics.register(&mut registry);
+        consistency_metrics.register(&mut registry);
         let metrics = match &config.metrics_listen {
             Some(listen) => Some(
                 MetricsServer::start(listen, Arc::new(registry))
@@ -103,6 +107,7 @@ impl App {
                 consistency_wait: config.consistency_wait,
             },
             cache_metrics.clone(),
+            consistency_metrics.clone(),
         );
         let services = QueryServices::new(state);
         let auth = Authenticator::new(&config.auth);
@@ -158,6 +163,7 @@ impl App {
             router,
             metrics,
             cache_metrics,
+            consistency_metrics,
             _health: health,
         })
     }
@@ -175,6 +181,11 @@ impl App {
     /// The cache counters, for tests.
     pub fn cache_metrics(&self) -> CacheMetrics {
         self.cache_metrics.clone()
+    }
+
+    /// The consistency-wait gauge (also served on `/metrics`), for tests.
+    pub fn consistency_metrics(&self) -> ConsistencyMetrics {
+        self.consistency_metrics.clone()
     }
 
     /// Serves until SIGINT or SIGTERM.

@@ -477,13 +477,14 @@ async fn a_consistency_token_waits_for_the_write_and_bypasses_older_cached_answe
         let request = get(token(0));
         async move { customers.get_customer(request).await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    world.until_queries_wait(1).await;
     apply(&world.runtime, &events).await;
     let carol_v0 = waiting
         .await
         .unwrap()
         .expect("answered once projected")
         .into_inner();
+    assert_eq!(world.consistency.waits_in_flight(), 0);
     assert_eq!(
         (carol_v0.version, carol_v0.balance.unwrap().amount_minor),
         (0, 0)

@@ -202,10 +202,11 @@ async fn a_consistency_token_makes_a_read_right_after_a_write_see_it() {
             .await
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    world.until_queries_wait(1).await;
     apply(&world.runtime, &events).await;
     let me = waiting.await.unwrap();
     assert_eq!(me.ok()["name"], "Carol");
+    assert_eq!(world.consistency.waits_in_flight(), 0);
 
     // A deposit right after: the read with its token shows the new balance, never the cached
     // answer of version 0.

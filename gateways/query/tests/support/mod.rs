@@ -15,7 +15,7 @@ use projections::{
     read_models,
     runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy},
 };
-use query_service::{App, QueryConfig, cache::CacheMetrics};
+use query_service::{App, QueryConfig, cache::CacheMetrics, consistency::ConsistencyMetrics};
 use read_models_support::{
     Log, RedisSpace, all_events, database,
     story::{self, Story},
@@ -33,6 +33,8 @@ pub struct World {
     pub story: Story,
     pub channel: Channel,
     pub cache: CacheMetrics,
+    /// The query server's `query_consistency_waits_in_flight` gauge.
+    pub consistency: ConsistencyMetrics,
     pub _stop: tokio::sync::oneshot::Sender<()>,
     /// The query server's address.
     pub query_addr: SocketAddr,
@@ -76,6 +78,7 @@ impl World {
         let address = app.local_addr();
         let query_addr = address;
         let cache = app.cache_metrics();
+        let consistency = app.consistency_metrics();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -94,8 +97,25 @@ impl World {
             story,
             channel,
             cache,
+            consistency,
             _stop: stop,
             query_addr,
+        }
+    }
+}
+
+impl World {
+    /// Returns once `count` queries are waiting for their consistency token (the service found
+    /// the read model behind it); panics after five seconds.
+    pub async fn until_queries_wait(&self, count: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.consistency.waits_in_flight() != count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{count} queries should be waiting for their token, {} are",
+                self.consistency.waits_in_flight()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }
