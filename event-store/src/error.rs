@@ -75,3 +75,61 @@ pub(crate) const UNIQUE_VIOLATION: &str = "23505";
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION))
 }
+
+/// Whether a database error says "the database cannot serve this right now" rather than "this
+/// statement or its data is wrong": retrying the same work later can succeed. The one
+/// classification every caller of the store shares (command services answer "unavailable",
+/// projections wait instead of parking); see `docs/projection-runtime-errors.md`.
+///
+/// - No usable connection: I/O, TLS or protocol failure, pool timeout or closed, worker crash.
+/// - SQLSTATE class `08` (connection exception), `53` (insufficient resources: out of
+///   connections, memory, disk), `57` (operator intervention: `57P01` admin shutdown, `57014`
+///   query canceled, including by `statement_timeout`).
+/// - `40001` serialization failure and `40P01` deadlock detected: the transaction lost a race;
+///   run again, it normally succeeds.
+/// - `25006` read-only SQL transaction: a demoted primary (or a replica) answered; wait for the
+///   failover to finish. Drop the connection rather than reuse it, or it keeps answering so.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATE classes and codes [`is_transient`] accepts.
+fn transient_sqlstate(code: &str) -> bool {
+    const CLASSES: [&str; 3] = ["08", "53", "57"];
+    const CODES: [&str; 3] = [
+        SERIALIZATION_FAILURE,
+        DEADLOCK_DETECTED,
+        READ_ONLY_TRANSACTION,
+    ];
+    CLASSES.iter().any(|class| code.starts_with(class)) || CODES.contains(&code)
+}
+
+const SERIALIZATION_FAILURE: &str = "40001";
+const DEADLOCK_DETECTED: &str = "40P01";
+const READ_ONLY_TRANSACTION: &str = "25006";
+
+#[cfg(test)]
+mod tests {
+    use super::transient_sqlstate;
+
+    #[test]
+    fn transient_sqlstates_are_outages_and_lost_races_not_bad_statements() {
+        for code in [
+            "08006", "08P01", "53300", "57P01", "57014", "40001", "40P01", "25006",
+        ] {
+            assert!(transient_sqlstate(code), "{code} is transient");
+        }
+        for code in ["23505", "42P01", "22P02", "40002", "25001", "P0001"] {
+            assert!(!transient_sqlstate(code), "{code} is not transient");
+        }
+    }
+}

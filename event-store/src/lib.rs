@@ -34,7 +34,7 @@ use sqlx::{
 };
 
 pub use append::{AppendResult, MAX_BATCH_EVENTS};
-pub use error::StoreError;
+pub use error::{StoreError, is_transient};
 pub use event::{EventMetadata, NewEvent, RecordedEvent};
 pub use notify::CHANNEL as NOTIFY_CHANNEL;
 pub use read::{AllSlice, Direction, ExecutedCommand};

@@ -110,23 +110,11 @@ impl From<DecodeError> for AppError {
 }
 
 /// Whether a database error means "cannot reach or use the database right now" rather than a
-/// bug in a statement.
+/// bug in a statement: the store's one classification, [`event_store::is_transient`] (no
+/// connection; SQLSTATE classes 08, 53, 57, including 57014 query_canceled by
+/// `statement_timeout`; 40001 and 40P01, a lost race; 25006, read-only during a failover).
 fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        // 08: connection exception; 53: insufficient resources; 57: operator intervention
-        // (including 57014 query_canceled by statement_timeout).
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            ["08", "53", "57"]
-                .iter()
-                .any(|class| code.starts_with(class))
-        }),
-        _ => false,
-    }
+    event_store::is_transient(error)
 }
 
 impl From<AppError> for Status {

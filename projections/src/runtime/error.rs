@@ -66,34 +66,26 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    /// Whether the error says a dependency is unreachable (connection refused or dropped, pool
-    /// timeout) rather than that the event is bad. Such errors never park an event: the queue
-    /// waits instead, so an outage does not stop every stream.
+    /// Whether the error says a dependency cannot serve right now rather than that the event is
+    /// bad: unreachable (connection refused or dropped, pool timeout), or, for PostgreSQL, any
+    /// error [`event_store::is_transient`] accepts (out of resources, shut down or canceled by an
+    /// operator, a lost serialization race or deadlock, read-only after a failover). Such errors
+    /// never park an event: the queue waits instead, so an outage does not stop every stream.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Projection(ProjectionError::Postgres(error)) | Self::Postgres(error) => {
-                sql_transient(error)
+                event_store::is_transient(error)
             }
             Self::Projection(ProjectionError::Redis(error)) | Self::Redis(error) => {
                 redis_transient(error)
             }
-            Self::Store(event_store::StoreError::Database(error)) => sql_transient(error),
+            Self::Store(event_store::StoreError::Database(error)) => {
+                event_store::is_transient(error)
+            }
             Self::Broker(_) => true,
             _ => false,
         }
     }
-}
-
-fn sql_transient(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    )
 }
 
 fn redis_transient(error: &redis::RedisError) -> bool {

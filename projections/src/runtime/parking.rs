@@ -7,9 +7,13 @@
 //!   parked behind, unapplied, so parked events are re-driven in version order and none is
 //!   overtaken (re-driving v5 after v6 was applied would otherwise be a silent no-op). Other
 //!   streams keep flowing.
-//! - An unreachable dependency (connection refused, pool timeout) parks nothing: the handler
-//!   answers "retry later" and the queue waits, so an outage does not stop every stream.
-//!   Likewise when parking itself fails.
+//! - A transient error ([`RuntimeError::is_transient`]: a dependency unreachable, or PostgreSQL
+//!   out of resources, shut down, canceling, losing a serialization race or deadlock, read-only
+//!   during a failover) parks nothing: it is retried like any failure, but after the last try the
+//!   handler answers "retry later" and the queue waits, so an outage does not stop every stream.
+//!   Likewise when parking itself fails. The wait stays bounded per message (`max_attempts`
+//!   tries, `retry_delay` apart), so a shutdown waits for at most one such round; the broker
+//!   offers the message again after `retry_delay`, for as long as the fault lasts.
 //! - Re-drive applies a stream's parked events in version order through the same
 //!   [`ProjectionRuntime::apply`] and deletes each row after it applied; a failure stops it and
 //!   records the error on that row.
