@@ -37,7 +37,7 @@ pub use append::{AppendResult, MAX_BATCH_EVENTS};
 pub use error::{StoreError, is_transient};
 pub use event::{EventMetadata, NewEvent, RecordedEvent};
 pub use notify::CHANNEL as NOTIFY_CHANNEL;
-pub use read::{AllSlice, Direction, ExecutedCommand};
+pub use read::{AllSlice, Direction, ExecutedCommand, read_stream_range};
 pub use stream_id::{InvalidStreamId, MAX_STREAM_ID_LEN, StreamId, validate_category};
 pub use subscription::{Subscription, TailStatus};
 pub use version::{AllPosition, CurrentVersion, ExpectedVersion};

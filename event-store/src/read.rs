@@ -78,6 +78,31 @@ fn clamp(limit: usize) -> i64 {
     limit.clamp(1, 10_000) as i64
 }
 
+/// The events of `stream` with versions in `versions` (`from..until`), in version order, read on
+/// `conn`: inside a transaction the caller already holds, so that no second pool connection is
+/// needed while it is open (a caller holding one connection and waiting for another can exhaust a
+/// small pool). Versions missing from the log are simply absent from the answer.
+#[instrument(skip_all, fields(stream = %stream, from = versions.start, until = versions.end))]
+pub async fn read_stream_range(
+    conn: &mut sqlx::PgConnection,
+    stream: &StreamId,
+    versions: std::ops::Range<u64>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    if versions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+         AND stream_version < $3 ORDER BY stream_version"
+    ))
+    .bind(stream.as_str())
+    .bind(i64::try_from(versions.start).unwrap_or(i64::MAX))
+    .bind(i64::try_from(versions.end).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(decode).collect()
+}
+
 impl EventStore {
     /// The stream's current version (its last event's version), or `NoStream`.
     #[instrument(skip_all, fields(stream = %stream))]

@@ -14,9 +14,16 @@
 //! applied exactly once, after all earlier versions. Concurrent appliers of one stream (a live
 //! consumer and an operator's re-drive) serialize on a transaction-scoped advisory lock
 //! (PostgreSQL) or on Redis' single-threaded script execution.
+//!
+//! **One connection per PostgreSQL apply.** The gap is read from the log on the apply
+//! transaction's own connection: an apply never waits for a second pooled connection while it
+//! holds one, so no pool size can starve itself. A connection that saw a transient error is
+//! closed, not returned to the pool, so the retry reconnects (after a failover the old one would
+//! keep reaching the demoted primary).
 
 use event_store::{RecordedEvent, StreamId};
 use redis::Script;
+use sqlx::Connection;
 use tracing::instrument;
 
 use super::{ProjectionRuntime, RuntimeError};
@@ -88,34 +95,14 @@ impl ProjectionRuntime {
         model: &dyn PostgresProjection,
         event: &RecordedEvent,
     ) -> Result<Applied, RuntimeError> {
-        let name = model.name();
-        let stream = event.stream_id.as_str();
-        let mut tx = self.pool.begin().await?;
-        // Locks the (projection, stream) pair even before its marker row exists.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
-            .bind(name)
-            .bind(stream)
-            .execute(&mut *tx)
-            .await?;
-        let marker: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM projection_versions WHERE projection = $1 AND stream_id = $2",
-        )
-        .bind(name)
-        .bind(stream)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let next = marker.map_or(0, |version| version as u64 + 1);
-        if event.version < next {
-            return Ok(Applied::Duplicate);
+        let mut conn = self.pool.acquire().await?;
+        let applied = apply_postgres_on(&mut conn, model, event).await;
+        if applied.as_ref().is_err_and(RuntimeError::is_transient) {
+            // After a failover this connection may still reach the demoted primary (25006):
+            // the retry must reconnect.
+            conn.close_on_drop();
         }
-        let gap = self.read_gap(&event.stream_id, next, event.version).await?;
-        for earlier in &gap {
-            model.apply(&mut tx, earlier).await?;
-        }
-        model.apply(&mut tx, event).await?;
-        set_marker(&mut tx, name, stream, event.version).await?;
-        tx.commit().await?;
-        Ok(Applied::Applied { filled: gap.len() })
+        applied
     }
 
     async fn apply_redis(
@@ -143,7 +130,10 @@ impl ProjectionRuntime {
                     Applied::Applied { filled }
                 });
             }
-            let gap = self.read_gap(&event.stream_id, next, event.version).await?;
+            // Reads on a connection of its own: this apply holds no other.
+            let mut conn = self.store.pool().acquire().await?;
+            let gap = read_gap(&mut conn, &event.stream_id, next, event.version).await?;
+            drop(conn);
             filled = gap.len();
             batch = gap
                 .iter()
@@ -157,37 +147,74 @@ impl ProjectionRuntime {
             version: event.version,
         })
     }
+}
 
-    /// Versions `from..until` of `stream`, read from the log; all of them or an error.
-    async fn read_gap(
-        &self,
-        stream: &StreamId,
-        from: u64,
-        until: u64,
-    ) -> Result<Vec<RecordedEvent>, RuntimeError> {
-        if from >= until {
-            return Ok(Vec::new());
-        }
-        tracing::debug!(from, until, "filling a gap from the log");
-        let mut events = self.store.read_stream_from(stream, from).await?;
-        events.retain(|each| each.version < until);
-        let complete = events.len() as u64 == until - from
-            && events
-                .iter()
-                .zip(from..)
-                .all(|(each, expected)| each.version == expected);
-        if complete {
-            Ok(events)
-        } else {
-            let missing = (from..until)
-                .find(|version| !events.iter().any(|each| each.version == *version))
-                .unwrap_or(from);
-            Err(RuntimeError::MissingFromLog {
-                stream: stream.to_string(),
-                missing,
-                version: until,
-            })
-        }
+/// Applies `event` (after the gap before it) to `model` in one transaction on `conn`: the
+/// module's invariant.
+async fn apply_postgres_on(
+    conn: &mut sqlx::PgConnection,
+    model: &dyn PostgresProjection,
+    event: &RecordedEvent,
+) -> Result<Applied, RuntimeError> {
+    let name = model.name();
+    let stream = event.stream_id.as_str();
+    let mut tx = conn.begin().await?;
+    // Locks the (projection, stream) pair even before its marker row exists.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
+        .bind(name)
+        .bind(stream)
+        .execute(&mut *tx)
+        .await?;
+    let marker: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM projection_versions WHERE projection = $1 AND stream_id = $2",
+    )
+    .bind(name)
+    .bind(stream)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let next = marker.map_or(0, |version| version as u64 + 1);
+    if event.version < next {
+        return Ok(Applied::Duplicate);
+    }
+    // On the transaction's own connection (module docs).
+    let gap = read_gap(&mut tx, &event.stream_id, next, event.version).await?;
+    for earlier in &gap {
+        model.apply(&mut tx, earlier).await?;
+    }
+    model.apply(&mut tx, event).await?;
+    set_marker(&mut tx, name, stream, event.version).await?;
+    tx.commit().await?;
+    Ok(Applied::Applied { filled: gap.len() })
+}
+
+/// Versions `from..until` of `stream`, read from the log on `conn`; all of them or an error.
+async fn read_gap(
+    conn: &mut sqlx::PgConnection,
+    stream: &StreamId,
+    from: u64,
+    until: u64,
+) -> Result<Vec<RecordedEvent>, RuntimeError> {
+    if from >= until {
+        return Ok(Vec::new());
+    }
+    tracing::debug!(from, until, "filling a gap from the log");
+    let events = event_store::read_stream_range(conn, stream, from..until).await?;
+    let complete = events.len() as u64 == until - from
+        && events
+            .iter()
+            .zip(from..)
+            .all(|(each, expected)| each.version == expected);
+    if complete {
+        Ok(events)
+    } else {
+        let missing = (from..until)
+            .find(|version| !events.iter().any(|each| each.version == *version))
+            .unwrap_or(from);
+        Err(RuntimeError::MissingFromLog {
+            stream: stream.to_string(),
+            missing,
+            version: until,
+        })
     }
 }
 

@@ -71,7 +71,9 @@ pub struct ProjectionRuntime {
 
 impl ProjectionRuntime {
     /// A runtime over `pool` (read models, markers, parked events), `store` (the log, read for
-    /// gaps and rebuilds) and `redis`, with Redis keys under `redis_prefix`.
+    /// Redis gaps and rebuilds) and `redis`, with Redis keys under `redis_prefix`. A PostgreSQL
+    /// apply reads its gap from the log on its own `pool` connection, so the log must live in
+    /// the read-model database, as it does in every deployment.
     pub fn new(
         pool: PgPool,
         store: EventStore,
