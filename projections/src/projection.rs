@@ -6,8 +6,9 @@
 //!
 //! - PostgreSQL read models get an open transaction; the runtime checks and updates the stream's
 //!   marker (table `projection_versions`) in that same transaction.
-//! - Redis read models return their writes as data ([`RedisWrite`]); the runtime runs them in one
-//!   Lua script that checks and updates the marker (hash `<keyspace>:versions`) first.
+//! - Redis read models return their writes as data ([`RedisWrite`]), absolute writes only; the
+//!   runtime runs them in one Lua script that checks and updates the marker (hash
+//!   `<keyspace>:versions`) first.
 //!
 //! **Invariant every read model keeps:** its state is a function of the events it was given, in
 //! per-stream version order, and nothing else: no clock (use `recorded_at` or the event's own
@@ -78,8 +79,14 @@ pub trait RedisProjection: Send + Sync + 'static {
     /// The event categories it reads.
     fn categories(&self) -> &'static [&'static str];
     /// The writes `event` causes, computed from the event alone. The runtime runs them in one Lua
-    /// script together with the marker check, so they happen at most once per stream version;
-    /// relative writes (`HINCRBY`) are therefore safe. Events of no interest: no writes.
+    /// script together with the marker check. Redis does not roll a script back: one that fails
+    /// half way keeps the writes it made and the version is applied again, so every write must be
+    /// *absolute*, leaving the same state when run twice
+    /// ([`ABSOLUTE_WRITES`](crate::runtime::ABSOLUTE_WRITES): `HSET`, `DEL`, `ZADD`…). Relative
+    /// writes (`HINCRBY`, `INCR`, `RPUSH`) are refused before anything of the batch is written
+    /// ([`RuntimeError::NotAbsoluteWrite`](crate::runtime::RuntimeError::NotAbsoluteWrite)), and
+    /// the event is parked: write the new value the event carries (a new total, not the delta).
+    /// Events of no interest: no writes.
     fn writes(
         &self,
         keys: &KeySpace,
@@ -146,7 +153,8 @@ impl KeySpace {
     }
 }
 
-/// One Redis command run inside the runtime's script, e.g. `HSET key field value`.
+/// One absolute Redis write run inside the runtime's script, e.g. `HSET key field value`
+/// (allowed commands: [`ABSOLUTE_WRITES`](crate::runtime::ABSOLUTE_WRITES)).
 /// The first argument is the command, the second the key it writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisWrite {

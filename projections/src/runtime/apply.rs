@@ -20,6 +20,14 @@
 //! holds one, so no pool size can starve itself. A connection that saw a transient error is
 //! closed, not returned to the pool, so the retry reconnects (after a failover the old one would
 //! keep reaching the demoted primary).
+//!
+//! **Absolute Redis writes only.** Redis runs a script's writes without rollback: a script that
+//! fails half way (out of memory, a wrong type) keeps the writes it made, though not the marker of
+//! the version it was applying, and the version is applied again. That is safe only for writes that
+//! leave the same state when run again ([`ABSOLUTE_WRITES`]); the script refuses a batch holding
+//! any other command before it writes anything of it ([`RuntimeError::NotAbsoluteWrite`]).
+
+use std::sync::LazyLock;
 
 use event_store::{RecordedEvent, StreamId};
 use redis::Script;
@@ -38,25 +46,63 @@ pub enum Applied {
     Duplicate,
 }
 
+/// The Redis commands a read model may write with ([`crate::RedisWrite`]): absolute writes,
+/// each leaving the same state when run again. `SET` only as `SET key value` (an expiry would
+/// make the state depend on the clock); `ZADD` without `INCR`. Anything relative (`INCR`,
+/// `HINCRBY`, `RPUSH`, `APPEND`…) or time-dependent (`EXPIRE`) is refused.
+pub const ABSOLUTE_WRITES: &[&str] = &[
+    "SET", "DEL", "HSET", "HSETNX", "HDEL", "SADD", "SREM", "ZADD", "ZREM",
+];
+
+/// The error code the apply script answers a refused write with.
+const REFUSED: &str = "NOTABSOLUTE";
+
 /// Checks and advances the marker and runs a batch of consecutive versions' writes, atomically.
 ///
 /// `KEYS[1]`: the projection's versions hash; `ARGV[1]`: the stream id; `ARGV[2]`: JSON
 /// `[[version, [[command, key, args…], …]], …]`, consecutive versions in order (version as a
-/// decimal string, so it survives Lua's doubles exactly). Returns `{n, next}`: `n` entries
-/// applied (0: all were duplicates), or `n = -1` when the first new version is not `next`
-/// (a gap; nothing written). Writes name their keys in ARGV, not KEYS: fine on a single Redis,
-/// not on a cluster.
-const APPLY_SCRIPT: &str = r"
+/// decimal string, so it survives Lua's doubles exactly). First every write of the batch is
+/// checked against [`ABSOLUTE_WRITES`]: one that is not fails the script with error
+/// `NOTABSOLUTE <command>` before anything is written. Returns `{n, next}`: `n` entries applied
+/// (0: all were duplicates), or `n = -1` when the first new version is not `next` (a gap;
+/// nothing written). Writes name their keys in ARGV, not KEYS: fine on a single Redis, not on a
+/// cluster.
+static APPLY_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    let allowed: Vec<String> = ABSOLUTE_WRITES
+        .iter()
+        .map(|command| format!("{command} = true"))
+        .collect();
+    Script::new(&format!(
+        r"
+local allowed = {{ {allowed} }}
+local function refused(write)
+  local command = string.upper(tostring(write[1]))
+  if not allowed[command] then return command end
+  if command == 'SET' and #write ~= 3 then return 'SET with options' end
+  if command == 'ZADD' then
+    for i = 3, #write do
+      if tonumber(write[i]) then break end
+      if string.upper(tostring(write[i])) == 'INCR' then return 'ZADD INCR' end
+    end
+  end
+  return nil
+end
+local batch = cjson.decode(ARGV[2])
+for _, entry in ipairs(batch) do
+  for _, write in ipairs(entry[2]) do
+    local command = refused(write)
+    if command then return redis.error_reply('{REFUSED} ' .. command) end
+  end
+end
 local marker = redis.call('HGET', KEYS[1], ARGV[1])
 local next = 0
 if marker then next = tonumber(marker) + 1 end
-local batch = cjson.decode(ARGV[2])
 local applied = 0
 for _, entry in ipairs(batch) do
   local version = tonumber(entry[1])
   if version >= next then
     if version > next then
-      if applied == 0 then return {-1, next} end
+      if applied == 0 then return {{-1, next}} end
       return redis.error_reply('non-consecutive batch at version ' .. entry[1])
     end
     for _, write in ipairs(entry[2]) do
@@ -67,8 +113,11 @@ for _, entry in ipairs(batch) do
     applied = applied + 1
   end
 end
-return {applied, next}
-";
+return {{applied, next}}
+",
+        allowed = allowed.join(", "),
+    ))
+});
 
 /// How often a Redis apply re-reads the gap when the marker moved meanwhile.
 const MAX_GAP_ROUNDS: usize = 3;
@@ -112,17 +161,17 @@ impl ProjectionRuntime {
     ) -> Result<Applied, RuntimeError> {
         let keys = self.key_space(model.name());
         let versions = keys.key("versions");
-        let script = Script::new(APPLY_SCRIPT);
         let mut redis = self.redis();
         let mut batch = vec![redis_entry(model, &keys, event)?];
         let mut filled = 0;
         for _ in 0..MAX_GAP_ROUNDS {
-            let (applied, next): (i64, u64) = script
+            let (applied, next): (i64, u64) = APPLY_SCRIPT
                 .key(&versions)
                 .arg(event.stream_id.as_str())
                 .arg(serde_json::Value::Array(batch.clone()).to_string())
                 .invoke_async(&mut redis)
-                .await?;
+                .await
+                .map_err(|error| refused(model.name(), error))?;
             if applied >= 0 {
                 return Ok(if applied == 0 {
                     Applied::Duplicate
@@ -215,6 +264,18 @@ async fn read_gap(
             missing,
             version: until,
         })
+    }
+}
+
+/// The script's refusal of a write as [`RuntimeError::NotAbsoluteWrite`]; any other error as is.
+fn refused(projection: &str, error: redis::RedisError) -> RuntimeError {
+    if error.code() == Some(REFUSED) {
+        RuntimeError::NotAbsoluteWrite {
+            projection: projection.to_owned(),
+            command: error.detail().unwrap_or_default().to_owned(),
+        }
+    } else {
+        error.into()
     }
 }
 

@@ -19,6 +19,12 @@ pub enum RuntimeError {
     /// Redis failed outside the read model's own code (markers, epoch). Usually transient.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// A Redis read model asked for a write that is not absolute (`command`, e.g. `HINCRBY`; see
+    /// [`ABSOLUTE_WRITES`](super::ABSOLUTE_WRITES)): run again after a script failed half way, it
+    /// would change the model twice. Nothing of the batch was written. A bug in the read model:
+    /// parked; fix it to write values computed from the event, then re-drive.
+    #[error("{projection} asked for {command}, not an absolute write: nothing written")]
+    NotAbsoluteWrite { projection: String, command: String },
     /// A gap could not be filled: the log lacks a version before the event being applied. A bug
     /// or a foreign database: parked.
     #[error("the log has no version {missing} of {stream} (needed before version {version})")]

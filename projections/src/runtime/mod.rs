@@ -29,7 +29,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 pub use app::ProjectionApp;
-pub use apply::Applied;
+pub use apply::{ABSOLUTE_WRITES, Applied};
 pub use consumer::{consumer_group, start_consumers};
 pub use error::RuntimeError;
 pub use metrics::ProjectionMetrics;

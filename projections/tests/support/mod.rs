@@ -81,8 +81,9 @@ impl PostgresProjection for LedgerTable {
     }
 }
 
-/// Appends each version to list `log:<stream>` (a double apply would show) and adds amounts to
-/// hash `totals`.
+/// Records each applied version in sorted set `log:<stream>` (score = version) and the stream's
+/// balance (carried by the event, see [`Harness::append`]) in hash `totals`: absolute writes
+/// only, as the runtime requires.
 pub struct LedgerCache(pub Arc<Poison>);
 
 impl RedisProjection for LedgerCache {
@@ -101,17 +102,17 @@ impl RedisProjection for LedgerCache {
             self.0.redis_tries.fetch_add(1, Ordering::SeqCst);
             return Err(ProjectionError::Inconsistent("poisoned".into()));
         }
-        let amount = event.data["amount"].as_i64().unwrap_or(0);
+        let balance = event.data["balance"].as_i64().unwrap_or(0);
         Ok(vec![
             RedisWrite::new(
-                "RPUSH",
+                "ZADD",
                 keys.key(&format!("log:{}", event.stream_id)),
-                [event.version.to_string()],
+                [event.version.to_string(), event.version.to_string()],
             ),
             RedisWrite::new(
-                "HINCRBY",
+                "HSET",
                 keys.key("totals"),
-                [event.stream_id.to_string(), amount.to_string()],
+                [event.stream_id.to_string(), balance.to_string()],
             ),
         ])
     }
@@ -178,20 +179,29 @@ impl Harness {
         [self.table.clone(), self.cache.clone()]
     }
 
-    /// Appends one `Deposited` event per amount (`None`: a poison event) to `ledger-<id>`.
+    /// Appends one `Deposited` event per amount (`None`: a poison event of 1000) to
+    /// `ledger-<id>`, each carrying the stream's new balance.
     pub async fn append(&self, id: &str, amounts: &[Option<i64>]) -> Vec<RecordedEvent> {
         let stream = StreamId::new("ledger", id).expect("stream id");
-        let before = self
-            .store
-            .read_stream_from(&stream, 0)
-            .await
-            .expect("read")
-            .len();
+        let earlier = self.store.read_stream_from(&stream, 0).await.expect("read");
+        let before = earlier.len();
+        let mut balance: i64 = earlier
+            .iter()
+            .map(|event| event.data["amount"].as_i64().unwrap_or(0))
+            .sum();
         let events: Vec<NewEvent> = amounts
             .iter()
-            .map(|amount| match amount {
-                Some(amount) => NewEvent::new("Deposited", json!({ "amount": amount })),
-                None => NewEvent::new("Deposited", json!({ "amount": 1000, "poison": true })),
+            .map(|amount| {
+                balance += amount.unwrap_or(1000);
+                match amount {
+                    Some(amount) => {
+                        NewEvent::new("Deposited", json!({ "amount": amount, "balance": balance }))
+                    }
+                    None => NewEvent::new(
+                        "Deposited",
+                        json!({ "amount": 1000, "balance": balance, "poison": true }),
+                    ),
+                }
             })
             .collect();
         self.store
@@ -224,19 +234,19 @@ impl Harness {
         .expect("read entries")
     }
 
-    /// Versions of `ledger-<id>` in the Redis model's list, in push order.
+    /// Versions of `ledger-<id>` applied to the Redis model, in version order.
     pub async fn redis_versions(&self, id: &str) -> Vec<i64> {
         let key = self
             .runtime
             .key_space("test_ledger_cache")
             .key(&format!("log:ledger-{id}"));
-        redis::cmd("LRANGE")
+        redis::cmd("ZRANGE")
             .arg(key)
             .arg(0)
             .arg(-1)
             .query_async(&mut self.redis.clone())
             .await
-            .expect("lrange")
+            .expect("zrange")
     }
 
     /// Parked (stream, version, attempts) of one projection.
