@@ -49,6 +49,40 @@ const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position, \
                             WHERE metadata ->> 'command_id' = $1 \
                             ORDER BY stream_version DESC LIMIT 1";
 
+/// A stream's events from a version (`$2`, `$3`, page `$4`) and the lookup of command `$1`, in one
+/// statement. The outer `ORDER BY` makes the order a property of the statement: a LATERAL
+/// subquery's own `ORDER BY` orders only its rows, not the join's output.
+fn stream_for_command_sql() -> String {
+    format!(
+        "WITH cmd AS ({FIND_COMMAND}) \
+         SELECT c.stream_id AS cmd_stream, c.stream_version AS cmd_version, \
+                c.position AS cmd_position, c.fingerprint AS cmd_fingerprint, e.* \
+         FROM (SELECT 1) one \
+         LEFT JOIN cmd c ON true \
+         LEFT JOIN LATERAL ( \
+            SELECT {COLUMNS} FROM events WHERE stream_id = $2 AND stream_version >= $3 \
+            ORDER BY stream_version LIMIT $4 \
+         ) e ON true \
+         ORDER BY e.stream_version"
+    )
+}
+
+/// Up to `$3` events of `$all` after `($1, $2)` below the watermark, ordered by the outer
+/// `ORDER BY` (see [`stream_for_command_sql`]).
+fn read_all_sql() -> String {
+    format!(
+        "WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+         SELECT {COLUMNS}, w.xmin::text::int8 AS watermark, \
+            EXISTS (SELECT 1 FROM events h WHERE h.tx_id >= w.xmin) AS held_back \
+         FROM w LEFT JOIN LATERAL ( \
+            SELECT * FROM events \
+            WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < w.xmin \
+            ORDER BY tx_id, position LIMIT $3 \
+         ) e ON true \
+         ORDER BY e.tx_id, e.position"
+    )
+}
+
 /// Columns of every read, in the order [`decode`] expects.
 const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_version, event_id, \
                        event_type, schema_version, data, metadata, recorded_at";
@@ -188,24 +222,13 @@ impl EventStore {
         command_id: uuid::Uuid,
     ) -> Result<(Vec<RecordedEvent>, Option<ExecutedCommand>), StoreError> {
         const PAGE: usize = 1_000;
-        let rows = sqlx::query(&format!(
-            "WITH cmd AS ({FIND_COMMAND}) \
-             SELECT c.stream_id AS cmd_stream, c.stream_version AS cmd_version, \
-                    c.position AS cmd_position, c.fingerprint AS cmd_fingerprint, e.* \
-             FROM (SELECT 1) one \
-             LEFT JOIN cmd c ON true \
-             LEFT JOIN LATERAL ( \
-                SELECT {COLUMNS} FROM events WHERE stream_id = $2 AND stream_version >= $3 \
-                ORDER BY stream_version LIMIT $4 \
-             ) e ON true \
-             ORDER BY e.stream_version"
-        ))
-        .bind(command_id.hyphenated().to_string())
-        .bind(stream.as_str())
-        .bind(i64::try_from(from).unwrap_or(i64::MAX))
-        .bind(PAGE as i64)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(&stream_for_command_sql())
+            .bind(command_id.hyphenated().to_string())
+            .bind(stream.as_str())
+            .bind(i64::try_from(from).unwrap_or(i64::MAX))
+            .bind(PAGE as i64)
+            .fetch_all(self.pool())
+            .await?;
         let command = match rows.first() {
             Some(row) => match row.try_get::<Option<String>, _>("cmd_stream")? {
                 Some(stream_id) => Some(ExecutedCommand {
@@ -287,22 +310,12 @@ impl EventStore {
     /// returned, so no event can later appear before the returned ones (see the crate docs).
     #[instrument(skip_all, fields(from = %from))]
     pub async fn read_all(&self, from: AllPosition, limit: usize) -> Result<AllSlice, StoreError> {
-        let rows = sqlx::query(&format!(
-            "WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
-             SELECT {COLUMNS}, w.xmin::text::int8 AS watermark, \
-                EXISTS (SELECT 1 FROM events h WHERE h.tx_id >= w.xmin) AS held_back \
-             FROM w LEFT JOIN LATERAL ( \
-                SELECT * FROM events \
-                WHERE (tx_id, position) > ($1::text::xid8, $2) AND tx_id < w.xmin \
-                ORDER BY tx_id, position LIMIT $3 \
-             ) e ON true \
-             ORDER BY e.tx_id, e.position"
-        ))
-        .bind(from.tx_id.to_string())
-        .bind(i64::try_from(from.position).unwrap_or(i64::MAX))
-        .bind(clamp(limit))
-        .fetch_all(self.pool())
-        .await?;
+        let rows = sqlx::query(&read_all_sql())
+            .bind(from.tx_id.to_string())
+            .bind(i64::try_from(from.position).unwrap_or(i64::MAX))
+            .bind(clamp(limit))
+            .fetch_all(self.pool())
+            .await?;
         let (watermark, held_back) = match rows.first() {
             Some(row) => (
                 row.try_get::<i64, _>("watermark")? as u64,
@@ -324,5 +337,40 @@ impl EventStore {
             watermark,
             held_back,
         })
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use sqlx::{Postgres, postgres::PgArguments, query::Query};
+
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    /// The node at the root of the plan `EXPLAIN (FORMAT JSON)` answers for `explain`.
+    async fn plan_root(db: &TestDatabase, explain: Query<'_, Postgres, PgArguments>) -> String {
+        let plan: serde_json::Value = explain.fetch_one(&db.pool).await.unwrap().get(0);
+        plan[0]["Plan"]["Node Type"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn both_joined_reads_order_their_rows_at_the_root_of_the_plan() {
+        // Without an outer ORDER BY the rows come in whatever order the join yields: the plan's
+        // root is the nested loop, and the order an accident of that plan.
+        let db = TestDatabase::create(2).await;
+        let all = format!("EXPLAIN (FORMAT JSON) {}", read_all_sql());
+        let all = sqlx::query(&all).bind("0").bind(0_i64).bind(10_i64);
+        assert_eq!(plan_root(&db, all).await, "Sort", "read_all");
+        let command = format!("EXPLAIN (FORMAT JSON) {}", stream_for_command_sql());
+        let command = sqlx::query(&command)
+            .bind(uuid::Uuid::nil().to_string())
+            .bind("cart-1")
+            .bind(0_i64)
+            .bind(10_i64);
+        assert_eq!(
+            plan_root(&db, command).await,
+            "Sort",
+            "read_stream_for_command"
+        );
     }
 }
