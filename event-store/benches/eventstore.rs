@@ -1,10 +1,10 @@
 //! `scripts/bench eventstore`: our append and `$all` read against raw SQL on the same server, in
 //! the same run.
 //!
-//! Baselines (DESIGN-NOTES 15): the same rows INSERTed into `raw_events`, a plain table with the
-//! same columns, constraints and indexes (`LIKE events INCLUDING ALL`), through the same pool —
-//! one autocommit INSERT per event for single-event appends, one multi-row INSERT per batch for
-//! batch appends. Trials alternate ours/raw (A B A B A B) and the median of the per-pair ratios
+//! Baselines (docs/benchmark-method.md): the same rows INSERTed into `raw_events`, a plain table
+//! with the same columns, constraints and indexes (`LIKE events INCLUDING ALL`), through the same
+//! pool — one autocommit INSERT per event for single-event appends, one multi-row INSERT per batch
+//! for batch appends. Trials alternate ours/raw (A B A B A B) and the median of the per-pair ratios
 //! is reported, so drift of a shared 2-core machine hits both sides alike.
 
 use std::{

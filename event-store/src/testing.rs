@@ -53,8 +53,8 @@ impl TestDatabase {
         EventStore::new(self.pool.clone(), self.settings.event_store.clone())
     }
 
-    /// Every event of this database's log in `$all` order, read page by page through the
-    /// gap-safe reader. The reader's watermark is server-wide (design note 2): a transaction open
+    /// Every event of this database's log in `$all` order, read page by page through the gap-safe
+    /// reader. The reader's watermark is server-wide (docs/gap-safe-tailing.md): a transaction open
     /// anywhere on the server — another test's — holds it back for a moment, so a page that comes
     /// back empty while `held_back` is retried (up to 30 s) instead of being taken for the end.
     pub async fn all_events(&self) -> Vec<RecordedEvent> {

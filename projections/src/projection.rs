@@ -12,9 +12,10 @@
 //!
 //! **Invariant every read model keeps:** its state is a function of the events it was given, in
 //! per-stream version order, and nothing else: no clock (use `recorded_at` or the event's own
-//! time), no random ids, no reads of another projection's tables or keys (note 9 of the design
-//! notes: a model that needs another context's data keeps its own copy, built from that context's
-//! events). That is what makes a rebuild from the log equal to the live state.
+//! time), no random ids, no reads of another projection's tables or keys
+//! (docs/private-read-model-copies.md: a model that needs another context's data keeps its own
+//! copy, built from that context's events). That is what makes a rebuild from the log equal to the
+//! live state.
 
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
-//! The worker end to end through the real broker on loopback: events published (twice, with a
-//! gap, with a poison event) reach both test projections effectively once; the Redis model is
-//! rebuilt from the log before its consumer starts. Each test has its own database, Redis
-//! prefix, topics and consumer groups, and shuts its consumers down gracefully (design note 8:
-//! a killed consumer's queue locks linger on the broker).
+//! The worker end to end through the real broker on loopback: events published (twice, with a gap,
+//! with a poison event) reach both test projections effectively once; the Redis model is rebuilt
+//! from the log before its consumer starts. Each test has its own database, Redis prefix, topics
+//! and consumer groups, and shuts its consumers down gracefully (a killed consumer's queue locks
+//! linger on the broker: docs/broker-topics-and-tests.md).
 #![recursion_limit = "512"]
 
 mod support;

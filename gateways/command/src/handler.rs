@@ -11,15 +11,15 @@
 //!    ([`event_id`]: UUIDv5 of the command id and the event's index), so however often and
 //!    however concurrently a command is sent, the event log's unique event ids let at most one
 //!    set of its events in.
-//! 3. **Retries return the original result without deciding again** (design note 4). Each
-//!    attempt loads the stream and looks the command id up in the log in one statement, one
+//! 3. **Retries return the original result without deciding again** (docs/command-idempotency.md).
+//!    Each attempt loads the stream and looks the command id up in the log in one statement, one
 //!    snapshot (`EventStore::read_stream_for_command`; a long catch-up looks up again after its
 //!    last page). If an earlier execution committed before the lookup, the lookup finds it and its
-//!    stored result is returned; if it committed after the lookup, it also committed after the load, so
-//!    this attempt decides against the state the original saw, produces the same event ids, and
-//!    the append either replays the original result (same ids) or conflicts and the next
-//!    attempt's lookup finds it. A retry therefore never runs `decide` against a state that
-//!    already contains its own effect.
+//!    stored result is returned; if it committed after the lookup, it also committed after the
+//!    load, so this attempt decides against the state the original saw, produces the same event
+//!    ids, and the append either replays the original result (same ids) or conflicts and the next
+//!    attempt's lookup finds it. A retry therefore never runs `decide` against a state that already
+//!    contains its own effect.
 //! 4. A command that changes nothing (`decide` returns no events) writes nothing and returns the
 //!    stream's current version and the position of its last event. Such a command leaves no
 //!    trace, so a retry of it is decided again (harmless while it is still a no-op). On a stream
@@ -100,7 +100,7 @@ impl CommandContext {
     }
 }
 
-/// What a command did: the consistency token (design note 12).
+/// What a command did: the consistency token (docs/consistency-token.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandResult {
     /// The aggregate's stream.

@@ -1,5 +1,5 @@
 //! `scripts/bench http`: the HTTP read API under load, against two baselines measured in the
-//! same run (design note 17):
+//! same run (docs/benchmark-method.md):
 //!
 //! - **bare**: a plain axum handler returning the same JSON bytes the gateway returns (what HTTP
 //!   + JSON cost on their own);

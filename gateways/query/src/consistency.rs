@@ -1,5 +1,5 @@
-//! Read-your-writes (design note 12): a consistency token is the `(stream id, version)` a
-//! command returned; a read model has reached it once its version marker for that stream is at
+//! Read-your-writes (docs/consistency-token.md): a consistency token is the `(stream id, version)`
+//! a command returned; a read model has reached it once its version marker for that stream is at
 //! least that version. The projection runtime raises the marker in the same atomic write as the
 //! model's own update (PostgreSQL: table `projection_versions`; Redis: hash
 //! `<prefix>:<model>:versions`), so "marker ≥ v" means the model includes version v.

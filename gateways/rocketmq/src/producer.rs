@@ -1,9 +1,9 @@
 //! Producing with per-stream order: every message of one stream goes to the same queue.
 //!
 //! Two ways to send, with the same queue choice: [`Producer::send_ordered`] sends one message
-//! through the client's `SelectMessageQueueByHash`; [`Producer::send_events`] groups many events
-//! by that same queue and sends each group with `send_batch_to_queue` (design note 6), keeping
-//! the input order within every queue.
+//! through the client's `SelectMessageQueueByHash`; [`Producer::send_events`] groups many events by
+//! that same queue and sends each group with `send_batch_to_queue` (docs/relay-ordering.md),
+//! keeping the input order within every queue.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -167,8 +167,8 @@ impl Producer {
     /// Each queue's batches go one after another, each only after the previous one was
     /// acknowledged; different queues proceed concurrently (a few batches in flight).
     ///
-    /// `Ok` only if every batch was answered `SEND_OK` (design note 7); the receipts are in the
-    /// order of `events`. On `Err` some batches may have been stored: send the same events
+    /// `Ok` only if every batch was answered `SEND_OK` (docs/relay-ordering.md); the receipts are
+    /// in the order of `events`. On `Err` some batches may have been stored: send the same events
     /// again (consumers drop what they already applied), never only the rest.
     #[instrument(skip_all, fields(producer_group = %self.group, events = events.len()))]
     pub async fn send_events(

@@ -10,9 +10,10 @@
 //! of the relay's batch size, one after another, timed from the first acknowledged batch. The
 //! start-up (relay: leadership, producer, topic checks; baseline: producer) up to the first
 //! acknowledged batch is reported apart. Trials alternate relay/baseline (A B A B A B,
-//! `BENCH_PAIRS`, default 3); the ratio is the median of the per-pair ratios (DESIGN-NOTES 15).
+//! `BENCH_PAIRS`, default 3); the ratio is the median of the per-pair ratios
+//! (docs/benchmark-method.md).
 //!
-//! **End-to-end lag** (DESIGN-NOTES 16). In another fresh database: the relay and a
+//! **End-to-end lag** (docs/benchmark-method.md). In another fresh database: the relay and a
 //! [`projections::runtime::ProjectionApp`] with the `customers` (PostgreSQL) and `catalog`
 //! (Redis) read models run in process, over 200 registered customers and 200 products of one SKU.
 //! An open-loop generator ticks at each rate of `BENCH_RATES` (default `200,1000`) for

@@ -1,6 +1,7 @@
 //! Read model `cart_view` (Redis, categories `cart` and `product`): each customer's cart, and a
-//! private copy of the SKU facts the cart needs to say whether a line can still be ordered
-//! (design note 9: no reads of the catalog's keys; the copy is built from product events here).
+//! private copy of the SKU facts the cart needs to say whether a line can still be ordered (no
+//! reads of the catalog's keys; the copy is built from product events here:
+//! docs/private-read-model-copies.md).
 //!
 //! Keys, all under the projection's [`KeySpace`] (`<prefix>:cart_view:`):
 //!

@@ -5,10 +5,10 @@
 //!   advances the stream's version marker in the same atomic write as the change, and fills a gap
 //!   from the log.
 //! - `parking.rs`: retries, then parking of events that keep failing, with their stream stopped
-//!   behind them (design note 10); re-drive and skip for operators.
+//!   behind them (docs/parking-keeps-stream-order.md); re-drive and skip for operators.
 //! - `consumer.rs`: one orderly RocketMQ consumer group per projection, bridged to async work.
 //! - `rebuild.rs`: clearing a read model and replaying the log into it; the Redis epoch and the
-//!   PostgreSQL progress row that trigger a rebuild at start (design note 11).
+//!   PostgreSQL progress row that trigger a rebuild at start (docs/redis-read-model-loss.md).
 //! - `snapshot.rs`: a read model's whole state as sorted JSON, to check "rebuilt == live".
 //! - `metrics.rs`: per-projection counters and lag gauges.
 //! - `app.rs`: the whole worker process, started in-process by the binary and by tests.

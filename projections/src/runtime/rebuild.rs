@@ -8,7 +8,7 @@
 //!   rebuilt read model equals the live one.
 //! - The "built" mark (Redis: the epoch key; PostgreSQL: the progress row) is written only
 //!   after the replay completed: a crash mid-rebuild leaves it missing, and the next start
-//!   rebuilds again. A Redis that lost its data lost the epoch too (design note 11).
+//!   rebuilds again. A Redis that lost its data lost the epoch too (docs/redis-read-model-loss.md).
 //! - A rebuild must not run while that projection's consumer runs (the consumer could apply a
 //!   later version first, and the replay would then skip earlier ones as duplicates): the
 //!   worker rebuilds before it starts consuming; stop the workers before `rebuild` by hand.

@@ -16,12 +16,12 @@
 //! - Diagnostics, one pair each: every client on one hot product (conflicts, `ABORTED` after the
 //!   service's retries), and products that already hold 1 000 reservations.
 //!
-//! Baseline (DESIGN-NOTES 15): `EventStore::append` of one event — a copy of an event the command
-//! wrote in this run, so payload and metadata are the same size — by as many closed-loop writers,
-//! each on a stream of its own, through a pool of the same size. Trials alternate ours/baseline
-//! (A B A B A B); the ratio is the median of the per-pair ratios of commands/s ÷ appended
-//! events/s, with the events each command wrote beside it. Latencies are every call's, exact
-//! percentiles over a row's trials; failed calls are counted by gRPC code, and must be zero
+//! Baseline (docs/benchmark-method.md): `EventStore::append` of one event — a copy of an event the
+//! command wrote in this run, so payload and metadata are the same size — by as many closed-loop
+//! writers, each on a stream of its own, through a pool of the same size. Trials alternate
+//! ours/baseline (A B A B A B); the ratio is the median of the per-pair ratios of commands/s ÷
+//! appended events/s, with the events each command wrote beside it. Latencies are every call's,
+//! exact percentiles over a row's trials; failed calls are counted by gRPC code, and must be zero
 //! without contention. Clients, services and PostgreSQL share the machine's cores.
 //!
 //! `BENCH_TRIAL_SECS` (default 3) and `BENCH_LEVELS` (default `1,16,64`) narrow a run.
