@@ -14,7 +14,7 @@ use sqlx::{Connection, PgConnection};
 use tokio::time::Instant;
 
 use support::{
-    Collector, Reaper, World, append_interleaved, assert_complete_in_stream_order, free_port,
+    Collector, World, append_interleaved, assert_complete_in_stream_order, leader_and_standby,
     scrape, sigterm_and_wait, streams, wait_until,
 };
 
@@ -55,22 +55,7 @@ async fn a_standby_takes_over_within_seconds_when_the_leaders_lock_connection_is
     let world = World::create().await;
     let streams = streams(6);
     let collector = Collector::start(&world.settings, &world.prefix).await;
-    let ports = [free_port(), free_port()];
-    let mut relays = Reaper(vec![
-        world.spawn_relay(ports[0]),
-        world.spawn_relay(ports[1]),
-    ]);
-    wait_until(
-        deadline,
-        "one relay is active and the other standby",
-        || async {
-            let a = scrape(ports[0], "relay_active").await;
-            let b = scrape(ports[1], "relay_active").await;
-            matches!((a, b), (Some(a), Some(b)) if a + b == 1.0)
-        },
-    )
-    .await;
-    let leader = usize::from(scrape(ports[1], "relay_active").await == Some(1.0));
+    let (mut relays, ports, leader) = leader_and_standby(&world, deadline).await;
     let standby = 1 - leader;
     append_interleaved(&world.store, &streams, 0..10, 2).await;
     wait_until(deadline, "the first 60 events arrived", || async {

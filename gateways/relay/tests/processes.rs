@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use support::{
     Collector, Reaper, World, append_interleaved, assert_complete_in_stream_order, free_port,
-    scrape, sigkill, sigterm_and_wait, streams, wait_until,
+    leader_and_standby, scrape, sigkill, sigterm_and_wait, streams, wait_until,
 };
 
 const BUDGET: Duration = Duration::from_secs(180);
@@ -22,23 +22,7 @@ async fn only_one_of_two_relays_publishes_and_the_other_takes_over_after_a_sigki
     let world = World::create().await;
     let streams = streams(6);
     let collector = Collector::start(&world.settings, &world.prefix).await;
-    let ports = [free_port(), free_port()];
-    let mut relays = Reaper(vec![
-        world.spawn_relay(ports[0]),
-        world.spawn_relay(ports[1]),
-    ]);
-
-    wait_until(
-        deadline,
-        "one relay is active and the other standby",
-        || async {
-            let a = scrape(ports[0], "relay_active").await;
-            let b = scrape(ports[1], "relay_active").await;
-            matches!((a, b), (Some(a), Some(b)) if a + b == 1.0)
-        },
-    )
-    .await;
-    let active = usize::from(scrape(ports[1], "relay_active").await == Some(1.0));
+    let (mut relays, ports, active) = leader_and_standby(&world, deadline).await;
     let standby = 1 - active;
 
     append_interleaved(&world.store, &streams, 0..20, 2).await;

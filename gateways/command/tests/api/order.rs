@@ -19,6 +19,22 @@ use crate::helpers::*;
 /// Appends `events` to `customer`'s cart stream directly (the cart service is tested on its
 /// own) and returns the cart's version.
 pub async fn seed_cart(app: &TestApp, customer: Uuid, events: &[CartEvent]) -> u64 {
+    seed(
+        app,
+        &format!("cart-{customer}"),
+        ExpectedVersion::Any,
+        events,
+    )
+    .await
+}
+
+/// Appends `events` to `stream` as a service would (fresh ids, no metadata); the new version.
+async fn seed<E: DomainEvent>(
+    app: &TestApp,
+    stream: &str,
+    expected: ExpectedVersion,
+    events: &[E],
+) -> u64 {
     let batch: Vec<NewEvent> = events
         .iter()
         .map(|event| NewEvent {
@@ -29,9 +45,9 @@ pub async fn seed_cart(app: &TestApp, customer: Uuid, events: &[CartEvent]) -> u
             metadata: EventMetadata::default(),
         })
         .collect();
-    let stream = StreamId::parse(format!("cart-{customer}")).unwrap();
+    let stream = StreamId::parse(stream).unwrap();
     app.store
-        .append(&stream, ExpectedVersion::Any, &batch)
+        .append(&stream, expected, &batch)
         .await
         .unwrap()
         .current_version
@@ -52,22 +68,14 @@ pub async fn seed_order(app: &TestApp, order: Uuid, customer: Uuid) {
         }],
         at: Utc::now(),
     };
-    let batch: Vec<NewEvent> = Order::decide(&OrderState::NotPlaced, command)
-        .unwrap()
-        .iter()
-        .map(|event| NewEvent {
-            event_id: Uuid::new_v4(),
-            event_type: event.event_type().to_owned(),
-            schema_version: event.schema_version(),
-            data: event.to_data(),
-            metadata: EventMetadata::default(),
-        })
-        .collect();
-    let stream = StreamId::parse(format!("order-{order}")).unwrap();
-    app.store
-        .append(&stream, ExpectedVersion::NoStream, &batch)
-        .await
-        .unwrap();
+    let placed = Order::decide(&OrderState::NotPlaced, command).unwrap();
+    seed(
+        app,
+        &format!("order-{order}"),
+        ExpectedVersion::NoStream,
+        &placed,
+    )
+    .await;
 }
 
 /// `quantity` items of a new SKU at `price` EUR cents, added to `customer`'s cart.

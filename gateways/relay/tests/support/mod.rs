@@ -377,3 +377,25 @@ impl Drop for Reaper {
         }
     }
 }
+
+/// Two relay processes over `world`, once one of them is active and the other stands by: the
+/// processes (killed when dropped), their metrics ports, and which index leads.
+pub async fn leader_and_standby(world: &World, deadline: Instant) -> (Reaper, [u16; 2], usize) {
+    let ports = [free_port(), free_port()];
+    let relays = Reaper(vec![
+        world.spawn_relay(ports[0]),
+        world.spawn_relay(ports[1]),
+    ]);
+    wait_until(
+        deadline,
+        "one relay is active and the other standby",
+        || async {
+            let a = scrape(ports[0], "relay_active").await;
+            let b = scrape(ports[1], "relay_active").await;
+            matches!((a, b), (Some(a), Some(b)) if a + b == 1.0)
+        },
+    )
+    .await;
+    let leader = usize::from(scrape(ports[1], "relay_active").await == Some(1.0));
+    (relays, ports, leader)
+}
