@@ -60,13 +60,7 @@ async fn only_one_of_two_relays_publishes_and_the_other_takes_over_after_a_sigki
     .await;
     let received = collector.received();
     assert_complete_in_stream_order(&received, &streams, 40);
-    let last = world.last_position().await;
-    wait_until(
-        deadline,
-        "the checkpoint reaches the last event",
-        || async { world.checkpoint().await == Some(last) },
-    )
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
 
     sigterm_and_wait(&mut relays.0[standby], deadline).await;
     collector.stop().await;
@@ -125,13 +119,7 @@ async fn a_relay_killed_mid_stream_and_restarted_delivers_everything_at_least_on
     let received = collector.received();
     let duplicates = assert_complete_in_stream_order(&received, &streams, per_stream);
     eprintln!("{duplicates} duplicates of {total} events after the crash");
-    let last = world.last_position().await;
-    wait_until(
-        deadline,
-        "the checkpoint reaches the last event",
-        || async { world.checkpoint().await == Some(last) },
-    )
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
 
     sigterm_and_wait(&mut relays.0[1], deadline).await;
     collector.stop().await;

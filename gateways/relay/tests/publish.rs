@@ -42,13 +42,7 @@ async fn every_event_arrives_in_stream_order_with_its_properties_and_the_checkpo
         collector.distinct() == total
     })
     .await;
-    let last = world.last_position().await;
-    support::wait_until(
-        deadline,
-        "the checkpoint reaches the last event",
-        || async { world.checkpoint().await == Some(last) },
-    )
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
     assert_eq!(metrics.active.get(), 1);
     assert!(metrics.published_events.get() >= total as u64);
 

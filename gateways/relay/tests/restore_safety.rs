@@ -143,13 +143,7 @@ async fn a_checkpoint_from_another_cluster_is_refused_loudly_until_reanchored_th
     assert_eq!(scrape(port, "relay_log_epoch_mismatch").await, Some(0.0));
     assert_eq!(scrape(port, "relay_active").await, Some(1.0));
     assert_eq!(scrape(port, "relay_healthy").await, Some(1.0));
-    let last = world.last_position().await;
-    wait_until(
-        deadline,
-        "the checkpoint reaches the last event",
-        || async { world.checkpoint().await == Some(last) },
-    )
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
 
     sigterm_and_wait(&mut relays.0[0], deadline).await;
     let _ = std::fs::remove_file(&log);
@@ -209,11 +203,7 @@ async fn without_a_mismatch_the_relay_publishes_each_event_once_across_a_restart
         collector.distinct() == 30
     })
     .await;
-    let last = world.last_position().await;
-    wait_until(deadline, "the checkpoint reaches them", || async {
-        world.checkpoint().await == Some(last)
-    })
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
     assert_eq!(metrics.log_epoch_mismatch.get(), 0);
     assert_eq!(metrics.healthy.get(), 1);
     assert_eq!(metrics.active.get(), 1);
@@ -229,11 +219,7 @@ async fn without_a_mismatch_the_relay_publishes_each_event_once_across_a_restart
         collector.distinct() == 60
     })
     .await;
-    let last = world.last_position().await;
-    wait_until(deadline, "the checkpoint reaches them", || async {
-        world.checkpoint().await == Some(last)
-    })
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
     let duplicates = assert_complete_in_stream_order(&collector.received(), &streams, 20);
     assert_eq!(duplicates, 0, "nothing is published twice");
     assert_eq!(metrics.log_epoch_mismatch.get(), 0);
@@ -290,13 +276,7 @@ async fn a_checkpoint_of_another_epoch_is_refused_even_when_its_tx_id_looks_plau
     assert_eq!(metrics.log_epoch_mismatch.get(), 0);
     assert_eq!(metrics.healthy.get(), 1);
     let epoch = relay::current_epoch(&world.db.pool).await.expect("epoch");
-    let last = world.last_position().await;
-    wait_until(
-        deadline,
-        "the checkpoint reaches the last event",
-        || async { world.checkpoint().await == Some(last) },
-    )
-    .await;
+    world.until_checkpoint_at_log_end(deadline).await;
     assert_eq!(stored_epoch(&world).await, epoch.0);
     stop_relay(stop, running, deadline).await;
     collector.stop().await;

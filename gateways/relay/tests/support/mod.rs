@@ -101,6 +101,17 @@ impl World {
     }
 
     /// Spawns the `commerce-relay` binary on this world, with its metrics on `metrics_port`.
+    /// Waits until the relay's checkpoint is the log's last event: everything was acknowledged.
+    pub async fn until_checkpoint_at_log_end(&self, deadline: Instant) {
+        let last = self.last_position().await;
+        wait_until(
+            deadline,
+            "the checkpoint reaches the last event",
+            || async { self.checkpoint().await == Some(last) },
+        )
+        .await;
+    }
+
     pub fn spawn_relay(&self, metrics_port: u16) -> Child {
         self.relay_command(metrics_port)
             .spawn()
