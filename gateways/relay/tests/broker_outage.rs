@@ -24,8 +24,8 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use support::{
-    Collector, World, append_interleaved, assert_complete_in_stream_order, free_port, streams,
-    versions_by_stream, wait_until,
+    Collector, World, append_interleaved, assert_complete_in_stream_order, free_port, start_relay,
+    stop_relay, streams, versions_by_stream, wait_until,
 };
 
 const NAMESRV_BIN: &str = "rocketmq-namesrv-rust";
@@ -354,11 +354,7 @@ async fn a_broker_outage_delays_publishing_but_skips_nothing() {
     let relay = Relay::build(world.settings.clone())
         .await
         .expect("relay builds");
-    let metrics = relay.metrics();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(relay.run(async {
-        let _ = stopped.await;
-    }));
+    let (metrics, stop, running) = start_relay(relay);
 
     // 1. A healthy broker: 5 streams × 20 = 100 events arrive and are checkpointed.
     append_interleaved(&world.store, &streams, 0..20, 2).await;
@@ -456,12 +452,7 @@ async fn a_broker_outage_delays_publishing_but_skips_nothing() {
         test_started.elapsed()
     );
 
-    stop.send(()).expect("relay still running");
-    tokio::time::timeout(Duration::from_secs(30), running)
-        .await
-        .expect("relay stops in time")
-        .expect("relay task")
-        .expect("relay stops cleanly");
+    stop_relay(stop, running, Instant::now() + Duration::from_secs(30)).await;
     collector.stop().await;
     drop(broker);
 }

@@ -11,7 +11,10 @@ use relay::Relay;
 use rocketmq_gateway::{EventTopics, decode_event, property};
 use tokio::time::Instant;
 
-use support::{Collector, World, append_interleaved, assert_complete_in_stream_order, streams};
+use support::{
+    Collector, World, append_interleaved, assert_complete_in_stream_order, start_relay, stop_relay,
+    streams,
+};
 
 const BUDGET: Duration = Duration::from_secs(120);
 
@@ -29,11 +32,7 @@ async fn every_event_arrives_in_stream_order_with_its_properties_and_the_checkpo
     let relay = Relay::build(world.settings.clone())
         .await
         .expect("relay builds");
-    let metrics = relay.metrics();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(relay.run(async {
-        let _ = stopped.await;
-    }));
+    let (metrics, stop, running) = start_relay(relay);
     append_interleaved(&world.store, &streams, 20..40, 1).await;
     let total = world.db.event_count().await as usize;
     assert_eq!(total, 360);
@@ -80,12 +79,7 @@ async fn every_event_arrives_in_stream_order_with_its_properties_and_the_checkpo
         }
     }
 
-    stop.send(()).expect("relay still running");
-    tokio::time::timeout_at(deadline, running)
-        .await
-        .expect("relay stops in time")
-        .expect("relay task")
-        .expect("relay stops cleanly");
+    stop_relay(stop, running, deadline).await;
     assert_eq!(metrics.active.get(), 0);
     collector.stop().await;
 }
@@ -104,11 +98,7 @@ async fn measure_backlog_throughput() {
     let relay = Relay::build(world.settings.clone())
         .await
         .expect("relay builds");
-    let metrics = relay.metrics();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(relay.run(async {
-        let _ = stopped.await;
-    }));
+    let (metrics, stop, running) = start_relay(relay);
     // Topic creation is part of start-up: time from the first publish on.
     support::wait_until(deadline, "the first batch is published", || async {
         metrics.batches.get() > 0
@@ -130,6 +120,5 @@ async fn measure_backlog_throughput() {
         metrics.batches.get(),
         topics.prefix()
     );
-    stop.send(()).expect("relay still running");
-    running.await.expect("relay task").expect("clean stop");
+    stop_relay(stop, running, deadline).await;
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use support::{
     Collector, Reaper, World, append_interleaved, assert_complete_in_stream_order, free_port,
-    scrape, sigterm_and_wait, streams, versions_by_stream, wait_until,
+    scrape, sigterm_and_wait, start_relay, stop_relay, streams, versions_by_stream, wait_until,
 };
 
 const BUDGET: Duration = Duration::from_secs(180);
@@ -148,35 +148,6 @@ async fn a_checkpoint_from_another_cluster_is_refused_loudly_until_reanchored_th
     sigterm_and_wait(&mut relays.0[0], deadline).await;
     let _ = std::fs::remove_file(&log);
     collector.stop().await;
-}
-
-/// Starts an in-process relay on `world`; returns its metrics, a stop switch and its task.
-fn start_relay(
-    relay: relay::Relay,
-) -> (
-    relay::RelayMetrics,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), relay::RelayError>>,
-) {
-    let metrics = relay.metrics();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(relay.run(async {
-        let _ = stopped.await;
-    }));
-    (metrics, stop, running)
-}
-
-async fn stop_relay(
-    stop: tokio::sync::oneshot::Sender<()>,
-    running: tokio::task::JoinHandle<Result<(), relay::RelayError>>,
-    deadline: Instant,
-) {
-    stop.send(()).expect("relay still running");
-    tokio::time::timeout_at(deadline, running)
-        .await
-        .expect("relay stops in time")
-        .expect("relay task")
-        .expect("relay stops cleanly");
 }
 
 /// The stored epoch of relay `main`.

@@ -410,3 +410,34 @@ pub async fn leader_and_standby(world: &World, deadline: Instant) -> (Reaper, [u
     let leader = usize::from(scrape(ports[1], "relay_active").await == Some(1.0));
     (relays, ports, leader)
 }
+
+/// Starts `relay` in-process (a task of the test's runtime); returns its metrics, a stop switch
+/// and its task, for [`stop_relay`].
+pub fn start_relay(
+    relay: relay::Relay,
+) -> (
+    relay::RelayMetrics,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), relay::RelayError>>,
+) {
+    let metrics = relay.metrics();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(relay.run(async {
+        let _ = stopped.await;
+    }));
+    (metrics, stop, running)
+}
+
+/// Stops a relay [`start_relay`] started and waits, until `deadline`, for a clean stop.
+pub async fn stop_relay(
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<Result<(), relay::RelayError>>,
+    deadline: Instant,
+) {
+    stop.send(()).expect("relay still running");
+    tokio::time::timeout_at(deadline, running)
+        .await
+        .expect("relay stops in time")
+        .expect("relay task")
+        .expect("relay stops cleanly");
+}
