@@ -1,5 +1,7 @@
 //! Reading the log: one stream (forward or backward, paged), one category, and `$all`.
 
+use std::sync::LazyLock;
+
 use sqlx::{Row, postgres::PgRow, types::Json};
 use tracing::instrument;
 
@@ -52,7 +54,7 @@ const FIND_COMMAND: &str = "SELECT stream_id, stream_version, position, \
 /// A stream's events from a version (`$2`, `$3`, page `$4`) and the lookup of command `$1`, in one
 /// statement. The outer `ORDER BY` makes the order a property of the statement: a LATERAL
 /// subquery's own `ORDER BY` orders only its rows, not the join's output.
-fn stream_for_command_sql() -> String {
+static STREAM_FOR_COMMAND_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH cmd AS ({FIND_COMMAND}) \
          SELECT c.stream_id AS cmd_stream, c.stream_version AS cmd_version, \
@@ -65,11 +67,11 @@ fn stream_for_command_sql() -> String {
          ) e ON true \
          ORDER BY e.stream_version"
     )
-}
+});
 
 /// Up to `$3` events of `$all` after `($1, $2)` below the watermark, ordered by the outer
-/// `ORDER BY` (see [`stream_for_command_sql`]).
-fn read_all_sql() -> String {
+/// `ORDER BY` (see [`STREAM_FOR_COMMAND_SQL`]).
+static READ_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH w AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
          SELECT {COLUMNS}, w.xmin::text::int8 AS watermark, \
@@ -81,7 +83,7 @@ fn read_all_sql() -> String {
          ) e ON true \
          ORDER BY e.tx_id, e.position"
     )
-}
+});
 
 /// Columns of every read, in the order [`decode`] expects.
 const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_version, event_id, \
@@ -222,7 +224,7 @@ impl EventStore {
         command_id: uuid::Uuid,
     ) -> Result<(Vec<RecordedEvent>, Option<ExecutedCommand>), StoreError> {
         const PAGE: usize = 1_000;
-        let rows = sqlx::query(&stream_for_command_sql())
+        let rows = sqlx::query(&STREAM_FOR_COMMAND_SQL)
             .bind(command_id.hyphenated().to_string())
             .bind(stream.as_str())
             .bind(i64::try_from(from).unwrap_or(i64::MAX))
@@ -310,7 +312,7 @@ impl EventStore {
     /// returned, so no event can later appear before the returned ones (see the crate docs).
     #[instrument(skip_all, fields(from = %from))]
     pub async fn read_all(&self, from: AllPosition, limit: usize) -> Result<AllSlice, StoreError> {
-        let rows = sqlx::query(&read_all_sql())
+        let rows = sqlx::query(&READ_ALL_SQL)
             .bind(from.tx_id.to_string())
             .bind(i64::try_from(from.position).unwrap_or(i64::MAX))
             .bind(clamp(limit))
@@ -358,10 +360,10 @@ mod tests {
         // Without an outer ORDER BY the rows come in whatever order the join yields: the plan's
         // root is the nested loop, and the order an accident of that plan.
         let db = TestDatabase::create(2).await;
-        let all = format!("EXPLAIN (FORMAT JSON) {}", read_all_sql());
+        let all = format!("EXPLAIN (FORMAT JSON) {}", *READ_ALL_SQL);
         let all = sqlx::query(&all).bind("0").bind(0_i64).bind(10_i64);
         assert_eq!(plan_root(&db, all).await, "Sort", "read_all");
-        let command = format!("EXPLAIN (FORMAT JSON) {}", stream_for_command_sql());
+        let command = format!("EXPLAIN (FORMAT JSON) {}", *STREAM_FOR_COMMAND_SQL);
         let command = sqlx::query(&command)
             .bind(uuid::Uuid::nil().to_string())
             .bind("cart-1")
