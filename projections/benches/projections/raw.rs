@@ -20,8 +20,12 @@ use tokio::task::JoinSet;
 
 use crate::{WARM_UP, stats::Spread, unique_settings};
 
+#[derive(Clone)]
 pub struct Row {
+    /// The asked rate.
     pub rate: u32,
+    /// Sends acknowledged per second, from the first send to the last acknowledgement.
+    pub achieved: f64,
     pub offered: u64,
     pub sent: u64,
     pub received: u64,
@@ -32,15 +36,17 @@ pub struct Row {
 
 type Stamps = Arc<Mutex<Vec<(String, Instant)>>>;
 
+/// Sends `events` (all of `category`) at `rate` per second to a topic of their own.
 pub async fn run(
     broker: &BrokerClient,
     settings: &Settings,
+    category: &str,
     events: &[RecordedEvent],
     rate: u32,
 ) -> Row {
     let settings = unique_settings(settings, "brawlag");
     let topics = EventTopics::new(&settings.rocketmq.topic_prefix);
-    let topic = topics.topic("customer");
+    let topic = topics.topic(category);
     broker
         .create_topic(&topic, settings.rocketmq.queues)
         .await
@@ -89,6 +95,8 @@ pub async fn run(
     );
     let sent: Stamps = Arc::default();
     let (ok, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // Nanoseconds from the start to the latest acknowledgement.
+    let last_ack = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
     let mut tasks = JoinSet::new();
@@ -96,7 +104,7 @@ pub async fn run(
         interval.tick().await;
         while tasks.try_join_next().is_some() {}
         let (producer, encoded, sent) = (producer.clone(), encoded.clone(), sent.clone());
-        let (ok, errors) = (ok.clone(), errors.clone());
+        let (ok, errors, last_ack) = (ok.clone(), errors.clone(), last_ack.clone());
         tasks.spawn(async move {
             let event = &encoded[i];
             sent.lock()
@@ -114,9 +122,15 @@ pub async fn run(
                 )
                 .await;
             match outcome {
-                Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
-                Err(_) => errors.fetch_add(1, Ordering::Relaxed),
-            };
+                Ok(_) => {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                    let since_start = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    last_ack.fetch_max(since_start, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         });
     }
     while tasks.join_next().await.is_some() {}
@@ -149,8 +163,10 @@ pub async fn run(
             (stamp >= warm_end).then(|| at.saturating_duration_since(stamp))
         })
         .collect();
+    let window = Duration::from_nanos(last_ack.load(Ordering::Relaxed));
     let row = Row {
         rate,
+        achieved: ok.load(Ordering::Relaxed) as f64 / window.as_secs_f64().max(1e-9),
         offered: encoded.len() as u64,
         sent: ok.load(Ordering::Relaxed),
         received: received_count,
@@ -158,8 +174,9 @@ pub async fn run(
         lag: Spread::of(lags),
     };
     eprintln!(
-        "  raw mq    {rate:>5}/s: sent {} received {} errors {} | lag p50 {:.1} p99 {:.1} max {:.1} ms",
-        row.sent, row.received, row.errors, row.lag.p50, row.lag.p99, row.lag.max
+        "  raw mq    {rate:>5}/s: achieved {:.0}/s sent {} received {} errors {} | lag p50 {:.1} \
+         p99 {:.1} max {:.1} ms",
+        row.achieved, row.sent, row.received, row.errors, row.lag.p50, row.lag.p99, row.lag.max
     );
     row
 }

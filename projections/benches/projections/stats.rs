@@ -20,11 +20,13 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// p50, p99 and max of `lags`, in ms.
+/// p50, p99 and max of `lags`, in ms, and how many samples they come from.
+#[derive(Clone)]
 pub struct Spread {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
+    pub samples: usize,
 }
 
 impl Spread {
@@ -34,6 +36,7 @@ impl Spread {
             p50: ms(percentile(&lags, 0.50)),
             p99: ms(percentile(&lags, 0.99)),
             max: ms(lags.last().copied().unwrap_or_default()),
+            samples: lags.len(),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The domain workload: customer and product streams whose events come from the aggregates'
 //! `decide`, appended with the stream's expected version, exactly as the command services do.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use aggregates::{
     Aggregate, Currency, Customer, CustomerId, DomainEvent, Money, Product, ProductId, SkuId,
@@ -193,4 +196,18 @@ pub async fn products(store: &EventStore, n: usize) -> Fleet {
         fleet.push(Arc::new(Mutex::new(Target::Product(entity, sku))));
     }
     fleet
+}
+
+/// Each stream of `fleet` and its last version.
+pub async fn versions(fleet: &Fleet) -> HashMap<String, u64> {
+    let mut expected = HashMap::new();
+    for target in fleet {
+        let target = target.lock().await;
+        let version = match &*target {
+            Target::Customer(entity) => entity.version(),
+            Target::Product(entity, _) => entity.version(),
+        };
+        expected.insert(target.stream().to_string(), version.unwrap_or(0));
+    }
+    expected
 }
