@@ -279,7 +279,7 @@ async fn runtime_a_rebuild_from_the_log_equals_the_live_read_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_a_missing_redis_epoch_rebuilds_the_model_and_a_present_one_does_not() {
-    let h = Harness::new().await;
+    let h = Harness::unbuilt().await;
     h.append("e", &[Some(1), Some(2)]).await;
     let cache = h.cache.clone();
     let first = h.runtime.ensure_built(&cache).await.expect("first start");

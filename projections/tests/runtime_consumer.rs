@@ -49,7 +49,7 @@ async fn publish(producer: &Producer, topics: &EventTopics, events: &[&RecordedE
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_published_events_reach_both_models_once_with_gaps_filled_and_poison_parked() {
     let deadline = Instant::now() + BUDGET;
-    let mut h = Harness::new().await;
+    let mut h = Harness::unbuilt().await;
     let settings = h.settings();
     // Already in the log before the worker starts: the Redis model (no epoch) is rebuilt with
     // them before its consumer starts; the PostgreSQL model (no progress row) too.

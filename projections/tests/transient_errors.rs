@@ -64,3 +64,38 @@ async fn a_read_only_transaction_from_a_demoted_primary_waits_and_parks_nothing(
 async fn a_deadlock_while_applying_is_retried_and_parks_nothing() {
     a_transient_fault_waits_and_never_parks("40P01").await;
 }
+
+/// The same inside a batch: the whole batch waits (nothing of it applied, nothing parked, the
+/// other streams' events included), then applies whole.
+async fn a_transient_fault_inside_a_batch_waits_and_never_parks(sqlstate: &str) {
+    let h = Harness::new().await;
+    let one = h.append("one", &[Some(5), Some(7)]).await;
+    let other = h.append("other", &[Some(1)]).await;
+    let batch = [&one[0], &other[0], &one[1]];
+    inject_fault(&h, sqlstate, MAX_ATTEMPTS).await;
+
+    let first = h.runtime.handle_batch(&h.table, &batch).await;
+    assert_eq!(first, vec![Handled::RetryLater; 3], "SQLSTATE {sqlstate}");
+    assert!(h.parked(&h.table).await.is_empty(), "SQLSTATE {sqlstate}");
+    assert!(h.pg_versions("one").await.is_empty());
+    assert!(h.pg_versions("other").await.is_empty());
+
+    let again = h.runtime.handle_batch(&h.table, &batch).await;
+    assert_eq!(
+        again,
+        vec![Handled::Applied(Applied::Applied { filled: 0 }); 3]
+    );
+    assert_eq!(h.pg_versions("one").await, vec![0, 1]);
+    assert_eq!(h.pg_versions("other").await, vec![0]);
+    assert!(h.parked(&h.table).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_shutdown_inside_a_batch_waits_and_parks_nothing() {
+    a_transient_fault_inside_a_batch_waits_and_never_parks("57P01").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_transaction_inside_a_batch_waits_and_parks_nothing() {
+    a_transient_fault_inside_a_batch_waits_and_never_parks("25006").await;
+}

@@ -267,6 +267,15 @@ pub struct ProjectionSettings {
     pub retry_delay_ms: u64,
     /// `host:port` of the `/metrics` endpoint; empty for none.
     pub metrics_listen: String,
+    /// Most messages of one queue applied in one atomic write (one transaction / one script).
+    /// A batch is what the queue has ready, up to this size: no waiting to fill it.
+    pub batch_size: u32,
+    /// How often each read model's markers are compared with the log (and a Redis model's epoch
+    /// checked), repairing what a store lost; 0 turns the check off.
+    pub reconcile_interval_ms: u64,
+    /// Events younger than this may still be on their way through the broker: the comparison
+    /// leaves them out.
+    pub reconcile_grace_ms: u64,
 }
 
 impl Default for ProjectionSettings {
@@ -277,6 +286,9 @@ impl Default for ProjectionSettings {
             max_attempts: 5,
             retry_delay_ms: 100,
             metrics_listen: "127.0.0.1:9465".to_owned(),
+            batch_size: 64,
+            reconcile_interval_ms: 30_000,
+            reconcile_grace_ms: 10_000,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Orderly push consumption: each queue's messages reach a synchronous handler one at a time,
-//! in queue order, so the events of one stream (one queue) are handled in send order.
+//! Orderly push consumption: each queue's messages reach a synchronous handler in queue order,
+//! one at a time ([`OrderlyHandler`]) or in batches of consecutive messages of one queue
+//! ([`OrderlyBatchHandler`]), so the events of one stream (one queue) are handled in send order.
 //!
 //! Handlers are synchronous: see [`OrderlyHandler`] for how to bridge them to async code.
 //!
@@ -45,6 +46,10 @@ pub struct OrderlyConsumerConfig {
     /// How long a queue pauses before a message answered with [`ConsumeOutcome::RetryLater`] is
     /// offered again (the client clamps it to 10 ms..=30 s).
     pub retry_delay: Duration,
+    /// Most messages handed to an [`OrderlyBatchHandler`] at once: consecutive messages of one
+    /// queue, as many as the client has ready (no waiting to fill a batch). Also the pull size.
+    /// A per-message [`OrderlyHandler`] always gets one at a time.
+    pub batch_size: u32,
 }
 
 impl OrderlyConsumerConfig {
@@ -66,6 +71,7 @@ impl OrderlyConsumerConfig {
                 .collect(),
             max_local_retries: 16,
             retry_delay: Duration::from_secs(1),
+            batch_size: 1,
         }
     }
 
@@ -157,6 +163,44 @@ where
     }
 }
 
+/// Handles consecutive messages of one queue at once, for
+/// [`BrokerClient::start_orderly_batch_consumer`]. Synchronous like [`OrderlyHandler`] (bridge to
+/// async code the same way).
+///
+/// [`ConsumeOutcome::Done`] acknowledges the whole batch; [`ConsumeOutcome::RetryLater`] offers
+/// the whole batch again after the retry delay (the queue waits meanwhile), so a handler that
+/// answers it after handling part of the batch must recognize those messages when they come
+/// again (it must be idempotent anyway: delivery is at least once).
+///
+/// Implemented for every `Fn(&[ReceivedMessage]) -> ConsumeOutcome + Send + Sync + 'static`.
+pub trait OrderlyBatchHandler: Send + Sync + 'static {
+    /// Handles `messages`, consecutive in their queue. Called on a blocking thread; may block.
+    fn handle_batch(&self, messages: &[ReceivedMessage]) -> ConsumeOutcome;
+}
+
+impl<F> OrderlyBatchHandler for F
+where
+    F: Fn(&[ReceivedMessage]) -> ConsumeOutcome + Send + Sync + 'static,
+{
+    fn handle_batch(&self, messages: &[ReceivedMessage]) -> ConsumeOutcome {
+        self(messages)
+    }
+}
+
+/// A per-message handler as a batch handler that is given one message at a time.
+struct EachMessage<H>(H);
+
+impl<H: OrderlyHandler> OrderlyBatchHandler for EachMessage<H> {
+    fn handle_batch(&self, messages: &[ReceivedMessage]) -> ConsumeOutcome {
+        for message in messages {
+            if self.0.handle(message) == ConsumeOutcome::RetryLater {
+                return ConsumeOutcome::RetryLater;
+            }
+        }
+        ConsumeOutcome::Done
+    }
+}
+
 /// A consumed message, copied out of the client's types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
@@ -244,13 +288,31 @@ impl BrokerClient {
         config: OrderlyConsumerConfig,
         handler: H,
     ) -> Result<OrderlyConsumer, GatewayError> {
+        let config = OrderlyConsumerConfig {
+            // One message per call, so a retry repeats only the message that failed.
+            batch_size: 1,
+            ..config
+        };
+        self.start_orderly_batch_consumer(config, EachMessage(handler))
+            .await
+    }
+
+    /// Like [`BrokerClient::start_orderly_consumer`], handing `handler` up to
+    /// `config.batch_size` consecutive messages of one queue at once.
+    pub async fn start_orderly_batch_consumer<H: OrderlyBatchHandler>(
+        &self,
+        config: OrderlyConsumerConfig,
+        handler: H,
+    ) -> Result<OrderlyConsumer, GatewayError> {
+        let batch_size = config.batch_size.max(1);
         let retry_delay_ms = u64::try_from(config.retry_delay.as_millis()).unwrap_or(u64::MAX);
         let mut inner = DefaultMQPushConsumer::builder(self.client_runtime())
             .consumer_group(config.consumer_group.as_str())
             .name_server_addr(self.config.name_server.as_str())
             .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-            // One message per call, so a retry repeats only the message that failed.
-            .consume_message_batch_max_size(1)
+            .consume_message_batch_max_size(batch_size)
+            // Pull at least a batch at a time (the client's default pull size is 32).
+            .pull_batch_size(batch_size.max(32))
             // The client's default (-1) retries a failing message in place forever.
             .max_reconsume_times(i32::try_from(config.max_local_retries).unwrap_or(i32::MAX))
             .suspend_current_queue_time_millis(retry_delay_ms)
@@ -318,30 +380,35 @@ struct Listener<H> {
     handler: H,
 }
 
-impl<H: OrderlyHandler> MessageListenerOrderly for Listener<H> {
+impl<H: OrderlyBatchHandler> MessageListenerOrderly for Listener<H> {
     fn consume_message(
         &self,
         messages: &[&MessageExt],
         _context: &mut ConsumeOrderlyContext,
     ) -> ClientResult<ConsumeOrderlyStatus> {
-        for message in messages {
-            let received = ReceivedMessage::from_ext(message);
-            // The handler's own events carry the message's coordinates.
-            let _span = tracing::info_span!(
-                "consume",
-                consumer_group = %self.group,
-                topic = %received.topic,
-                queue_id = received.queue_id,
-                queue_offset = received.queue_offset,
-                msg_id = %received.msg_id,
-                reconsume_times = received.reconsume_times,
-            )
-            .entered();
-            if self.handler.handle(&received) == ConsumeOutcome::RetryLater {
-                tracing::debug!("message will be retried");
-                // The queue pauses for the consumer's suspend time, then offers the batch again.
-                return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
-            }
+        let received: Vec<ReceivedMessage> = messages
+            .iter()
+            .map(|message| ReceivedMessage::from_ext(message))
+            .collect();
+        let Some(first) = received.first() else {
+            return Ok(ConsumeOrderlyStatus::Success);
+        };
+        // The handler's own events carry the batch's coordinates.
+        let _span = tracing::info_span!(
+            "consume",
+            consumer_group = %self.group,
+            topic = %first.topic,
+            queue_id = first.queue_id,
+            first_offset = first.queue_offset,
+            messages = received.len(),
+            msg_id = %first.msg_id,
+            reconsume_times = first.reconsume_times,
+        )
+        .entered();
+        if self.handler.handle_batch(&received) == ConsumeOutcome::RetryLater {
+            tracing::debug!("batch will be retried");
+            // The queue pauses for the consumer's suspend time, then offers the batch again.
+            return Ok(ConsumeOrderlyStatus::SuspendCurrentQueueAMoment);
         }
         Ok(ConsumeOrderlyStatus::Success)
     }

@@ -27,7 +27,8 @@ mod topic;
 
 pub use client::{BrokerClient, BrokerClientConfig};
 pub use consumer::{
-    ConsumeOutcome, OrderlyConsumer, OrderlyConsumerConfig, OrderlyHandler, ReceivedMessage,
+    ConsumeOutcome, OrderlyBatchHandler, OrderlyConsumer, OrderlyConsumerConfig, OrderlyHandler,
+    ReceivedMessage,
 };
 pub use error::GatewayError;
 pub use event_message::{DecodeError, EventTopics, OutgoingEvent, decode_event, property};

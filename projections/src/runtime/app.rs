@@ -3,7 +3,8 @@
 //!
 //! Start order: rebuild what needs it (never built here, or Redis lost its epoch) *before* that
 //! projection's consumer starts; create the topics; start one consumer per projection; serve
-//! metrics; refresh lag and progress periodically. Stop order: consumers (they persist offsets
+//! metrics; refresh lag and progress periodically, and compare each model with the log
+//! (`reconcile.rs`). Stop order: consumers (they persist offsets
 //! and unlock their queues, so another worker takes over at once), broker client, background
 //! tasks.
 
@@ -79,6 +80,7 @@ impl ProjectionApp {
             &broker,
             &topics,
             &settings.projections.group_prefix,
+            settings.projections.batch_size,
             &projections,
         )
         .await?;
@@ -92,7 +94,11 @@ impl ProjectionApp {
                     .map_err(RuntimeError::Metrics)?,
             )
         };
-        let refresher = tokio::spawn(refresh(Arc::clone(&runtime), projections));
+        let checks = Checks {
+            interval: Duration::from_millis(settings.projections.reconcile_interval_ms),
+            grace: Duration::from_millis(settings.projections.reconcile_grace_ms),
+        };
+        let refresher = tokio::spawn(refresh(Arc::clone(&runtime), projections, checks));
         Ok(Self {
             runtime,
             broker,
@@ -134,16 +140,38 @@ impl ProjectionApp {
     }
 }
 
-async fn refresh(runtime: Arc<ProjectionRuntime>, projections: Vec<Projection>) {
-    let mut ticks = tokio::time::interval(REFRESH_INTERVAL);
+/// How often the stores are compared with the log (`reconcile.rs`); zero: never.
+#[derive(Debug, Clone, Copy)]
+struct Checks {
+    interval: Duration,
+    grace: Duration,
+}
+
+/// Refreshes lag and progress every [`REFRESH_INTERVAL`], and compares each model with the log
+/// every `checks.interval`.
+async fn refresh(runtime: Arc<ProjectionRuntime>, projections: Vec<Projection>, checks: Checks) {
+    let mut lag_ticks = tokio::time::interval(REFRESH_INTERVAL);
+    let mut check_ticks = tokio::time::interval(checks.interval.max(Duration::from_millis(10)));
+    // The first check happens one interval after start: the start itself rebuilt what was lost.
+    check_ticks.reset();
     loop {
-        ticks.tick().await;
-        if let Err(error) = runtime
-            .metrics()
-            .refresh(runtime.pool(), &projections)
-            .await
-        {
-            tracing::warn!(%error, "could not refresh projection lag");
+        tokio::select! {
+            _ = lag_ticks.tick() => {
+                if let Err(error) = runtime.metrics().refresh(runtime.pool(), &projections).await {
+                    tracing::warn!(%error, "could not refresh projection lag");
+                }
+            }
+            _ = check_ticks.tick(), if !checks.interval.is_zero() => {
+                for projection in &projections {
+                    match runtime.reconcile(projection, checks.grace).await {
+                        Ok(report) if report.rebuilt || report.repaired_streams > 0 => {
+                            tracing::warn!(projection = projection.name(), ?report, "repaired from the log");
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(projection = projection.name(), %error, "could not compare with the log"),
+                    }
+                }
+            }
         }
     }
 }

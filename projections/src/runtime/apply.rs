@@ -1,4 +1,4 @@
-//! Applying one event to one read model: the heart of the runtime.
+//! Applying a batch of events to one read model in one atomic write: the heart of the runtime.
 //!
 //! **Invariant (effectively once, in stream order).** For every projection P and stream S the
 //! runtime keeps a marker M = the last version of S applied to P, written in the same atomic
@@ -11,22 +11,39 @@
 //!   log and applied first, in order, in the same atomic write, then V.
 //!
 //! So whatever order, duplication or loss the transport causes, each version of a stream is
-//! applied exactly once, after all earlier versions. Concurrent appliers of one stream (a live
-//! consumer and an operator's re-drive) serialize on a transaction-scoped advisory lock
-//! (PostgreSQL) or on Redis' single-threaded script execution.
+//! applied exactly once, after all earlier versions.
 //!
-//! **One connection per PostgreSQL apply.** The gap is read from the log on the apply
+//! **Batches** (docs/projection-batches.md). A batch holds events of any streams, in any order,
+//! repeats included. It is grouped by stream; each stream's events are taken in version order
+//! under the rule above, and every change and marker raise of the batch commits together, or
+//! none does. The batch's stream locks (PostgreSQL: transaction-scoped advisory locks, one per
+//! projection and stream, taken in the order of the sorted stream ids, so two workers never
+//! deadlock; Redis: the script runs alone) serialize it with any other applier of those streams
+//! (another replica after a queue moved, an operator's re-drive). Markers are read with one
+//! statement and raised with one multi-row statement. Which event of a failing batch is to blame
+//! is not decided here: see `handle.rs`.
+//!
+//! **The model's lease** (`lease.rs`): every live batch takes it shared, so a rebuild (which
+//! takes it exclusively) never interleaves with a batch. A rebuild's own batches run under the
+//! lease it holds ([`Lease::Held`]).
+//!
+//! **One connection per PostgreSQL apply.** Gaps are read from the log on the apply
 //! transaction's own connection: an apply never waits for a second pooled connection while it
 //! holds one, so no pool size can starve itself. A connection that saw a transient error is
 //! closed, not returned to the pool, so the retry reconnects (after a failover the old one would
 //! keep reaching the demoted primary).
 //!
-//! **Absolute Redis writes only.** Redis runs a script's writes without rollback: a script that
-//! fails half way (out of memory, a wrong type) keeps the writes it made, though not the marker of
-//! the version it was applying, and the version is applied again. That is safe only for writes that
-//! leave the same state when run again ([`ABSOLUTE_WRITES`]); the script refuses a batch holding
-//! any other command before it writes anything of it ([`RuntimeError::NotAbsoluteWrite`]).
+//! **Redis: absolute writes, and the epoch checked in the script.** Redis runs a script's writes
+//! without rollback: a script that fails half way (out of memory, a wrong type) keeps the writes
+//! it made, though not the markers, and the batch is applied again. That is safe only for writes
+//! that leave the same state when run again ([`ABSOLUTE_WRITES`]); the script refuses a batch
+//! holding any other command before it writes anything ([`RuntimeError::NotAbsoluteWrite`]). A
+//! live batch also writes nothing when the model's epoch key is gone
+//! ([`RuntimeError::ReadModelLost`]): a Redis that lost its data must be rebuilt, not topped up
+//! with the latest events.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use event_store::{RecordedEvent, StreamId};
@@ -34,7 +51,7 @@ use redis::Script;
 use sqlx::Connection;
 use tracing::instrument;
 
-use super::{ProjectionRuntime, RuntimeError};
+use super::{ProjectionRuntime, RuntimeError, lease};
 use crate::{PostgresProjection, Projection, RedisProjection};
 
 /// What applying one event did.
@@ -44,6 +61,16 @@ pub enum Applied {
     Applied { filled: usize },
     /// The stream's marker was already at or past the event: nothing changed.
     Duplicate,
+}
+
+/// Who holds the model's lease for a batch (`lease.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lease {
+    /// A live batch: it takes the lease shared for its own transaction.
+    Shared,
+    /// The caller holds it exclusively (a rebuild): the batch takes nothing, and a Redis batch
+    /// does not require the epoch (the rebuild writes it when done).
+    Held,
 }
 
 /// The Redis commands a read model may write with ([`crate::RedisWrite`]): absolute writes,
@@ -56,17 +83,25 @@ pub const ABSOLUTE_WRITES: &[&str] = &[
 
 /// The error code the apply script answers a refused write with.
 const REFUSED: &str = "NOTABSOLUTE";
+/// The error code the apply script answers a missing epoch with.
+const LOST: &str = "LOST";
 
-/// Checks and advances the marker and runs a batch of consecutive versions' writes, atomically.
+/// Checks and advances the markers of a batch of streams and runs their writes, atomically.
 ///
-/// `KEYS[1]`: the projection's versions hash; `ARGV[1]`: the stream id; `ARGV[2]`: JSON
-/// `[[version, [[command, key, args…], …]], …]`, consecutive versions in order (version as a
-/// decimal string, so it survives Lua's doubles exactly). First every write of the batch is
-/// checked against [`ABSOLUTE_WRITES`]: one that is not fails the script with error
-/// `NOTABSOLUTE <command>` before anything is written. Returns `{n, next}`: `n` entries applied
-/// (0: all were duplicates), or `n = -1` when the first new version is not `next` (a gap;
-/// nothing written). Writes name their keys in ARGV, not KEYS: fine on a single Redis, not on a
-/// cluster.
+/// `KEYS[1]`: the projection's versions hash; `KEYS[2]`: its epoch key. `ARGV[1]`: `1` to
+/// require the epoch (error `LOST`, nothing written, when it is missing), `0` during a rebuild.
+/// `ARGV[2]`: JSON `[[stream, [[version, [[command, key, args…], …]], …]], …]`, each stream's
+/// versions consecutive and ascending (version as a decimal string, so it survives Lua's
+/// doubles exactly).
+///
+/// First every write is checked against [`ABSOLUTE_WRITES`]: one that is not fails the script
+/// with error `NOTABSOLUTE <command>` before anything is written. Then every stream's marker is
+/// read: if any stream's first new version is not the one after its marker (a gap), nothing is
+/// written and the answer is `{-1, i, next, …}` for each such stream (index from 0, next version
+/// due). Otherwise every new version's writes run, each stream's marker is raised to its last
+/// version, and the answer is `{1, next, …}`: per stream the version that was due before, so
+/// versions from it on were applied. Writes name their keys in ARGV, not KEYS: fine on a single
+/// Redis, not on a cluster.
 static APPLY_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     let allowed: Vec<String> = ABSOLUTE_WRITES
         .iter()
@@ -87,153 +122,365 @@ local function refused(write)
   end
   return nil
 end
-local batch = cjson.decode(ARGV[2])
-for _, entry in ipairs(batch) do
-  for _, write in ipairs(entry[2]) do
-    local command = refused(write)
-    if command then return redis.error_reply('{REFUSED} ' .. command) end
-  end
-end
-local marker = redis.call('HGET', KEYS[1], ARGV[1])
-local next = 0
-if marker then next = tonumber(marker) + 1 end
-local applied = 0
-for _, entry in ipairs(batch) do
-  local version = tonumber(entry[1])
-  if version >= next then
-    if version > next then
-      if applied == 0 then return {{-1, next}} end
-      return redis.error_reply('non-consecutive batch at version ' .. entry[1])
-    end
+local runs = cjson.decode(ARGV[2])
+for _, run in ipairs(runs) do
+  for _, entry in ipairs(run[2]) do
     for _, write in ipairs(entry[2]) do
-      redis.call(unpack(write))
+      local command = refused(write)
+      if command then return redis.error_reply('{REFUSED} ' .. command) end
     end
-    redis.call('HSET', KEYS[1], ARGV[1], entry[1])
-    next = version + 1
-    applied = applied + 1
   end
 end
-return {{applied, next}}
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
+  return redis.error_reply('{LOST} epoch missing')
+end
+local nexts = {{}}
+local gaps = {{}}
+for i, run in ipairs(runs) do
+  local marker = redis.call('HGET', KEYS[1], run[1])
+  local next = 0
+  if marker then next = tonumber(marker) + 1 end
+  nexts[i] = next
+  for _, entry in ipairs(run[2]) do
+    local version = tonumber(entry[1])
+    if version >= next then
+      if version > next then
+        table.insert(gaps, i - 1)
+        table.insert(gaps, next)
+      end
+      break
+    end
+  end
+end
+if #gaps > 0 then return {{-1, unpack(gaps)}} end
+for i, run in ipairs(runs) do
+  local last = nil
+  for _, entry in ipairs(run[2]) do
+    if tonumber(entry[1]) >= nexts[i] then
+      for _, write in ipairs(entry[2]) do
+        redis.call(unpack(write))
+      end
+      last = entry[1]
+    end
+  end
+  if last then redis.call('HSET', KEYS[1], run[1], last) end
+end
+return {{1, unpack(nexts)}}
 ",
         allowed = allowed.join(", "),
     ))
 });
 
-/// How often a Redis apply re-reads the gap when the marker moved meanwhile.
+/// How often a Redis batch re-reads its gaps when markers moved meanwhile.
 const MAX_GAP_ROUNDS: usize = 3;
+
+/// One stream's part of a batch: its events by version, each new version once, with the input
+/// position of each (`None` for a version read from the log to fill a gap).
+struct Run<'a> {
+    stream: &'a StreamId,
+    events: Vec<(Option<usize>, Cow<'a, RecordedEvent>)>,
+}
+
+/// A batch grouped by stream, streams in sorted order (the lock order).
+fn runs<'a>(events: &[&'a RecordedEvent]) -> Vec<Run<'a>> {
+    let mut by_stream: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+    for (index, event) in events.iter().enumerate() {
+        by_stream
+            .entry(event.stream_id.as_str())
+            .or_default()
+            .push(index);
+    }
+    by_stream
+        .into_values()
+        .map(|mut indices| {
+            // Stable: of two copies of one version, the first in the batch is the one applied.
+            indices.sort_by_key(|&index| events[index].version);
+            indices.dedup_by_key(|index| events[*index].version);
+            Run {
+                stream: &events[indices[0]].stream_id,
+                events: indices
+                    .into_iter()
+                    .map(|index| (Some(index), Cow::Borrowed(events[index])))
+                    .collect(),
+            }
+        })
+        .collect()
+}
 
 impl ProjectionRuntime {
     /// Applies `event` to `projection` effectively once (see the module docs), and records it in
     /// the metrics. No retries and no parking here: see [`ProjectionRuntime::handle`].
-    #[instrument(skip_all, fields(projection = projection.name(), stream = %event.stream_id, version = event.version))]
     pub async fn apply(
         &self,
         projection: &Projection,
         event: &RecordedEvent,
     ) -> Result<Applied, RuntimeError> {
-        let applied = match projection {
-            Projection::Postgres(model) => self.apply_postgres(model.as_ref(), event).await?,
-            Projection::Redis(model) => self.apply_redis(model.as_ref(), event).await?,
-        };
-        self.metrics.record(projection.name(), event, applied);
+        let applied = self.apply_batch(projection, &[event]).await?;
+        Ok(applied[0])
+    }
+
+    /// Applies `events` (any streams, any order, repeats allowed) to `projection` in one atomic
+    /// write (see the module docs); returns what happened to each, in input order. All or
+    /// nothing: on an error nothing of the batch was applied.
+    pub async fn apply_batch(
+        &self,
+        projection: &Projection,
+        events: &[&RecordedEvent],
+    ) -> Result<Vec<Applied>, RuntimeError> {
+        self.apply_batch_with(projection, events, Lease::Shared)
+            .await
+    }
+
+    #[instrument(skip_all, fields(projection = projection.name(), events = events.len()))]
+    pub(super) async fn apply_batch_with(
+        &self,
+        projection: &Projection,
+        events: &[&RecordedEvent],
+        lease: Lease,
+    ) -> Result<Vec<Applied>, RuntimeError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let runs = runs(events);
+        let mut applied = vec![Applied::Duplicate; events.len()];
+        match projection {
+            Projection::Postgres(model) => {
+                self.apply_postgres(model.as_ref(), runs, lease, &mut applied)
+                    .await?;
+            }
+            Projection::Redis(model) => {
+                self.apply_redis(model.as_ref(), runs, lease, &mut applied)
+                    .await?;
+            }
+        }
+        for (event, applied) in events.iter().zip(&applied) {
+            self.metrics.record(projection.name(), event, *applied);
+        }
         Ok(applied)
     }
 
     async fn apply_postgres(
         &self,
         model: &dyn PostgresProjection,
-        event: &RecordedEvent,
-    ) -> Result<Applied, RuntimeError> {
+        runs: Vec<Run<'_>>,
+        lease: Lease,
+        applied: &mut [Applied],
+    ) -> Result<(), RuntimeError> {
         let mut conn = self.pool.acquire().await?;
-        let applied = apply_postgres_on(&mut conn, model, event).await;
-        if applied.as_ref().is_err_and(RuntimeError::is_transient) {
+        let result = apply_postgres_on(&mut conn, model, runs, lease, applied).await;
+        if result.as_ref().is_err_and(RuntimeError::is_transient) {
             // After a failover this connection may still reach the demoted primary (25006):
             // the retry must reconnect.
             conn.close_on_drop();
         }
-        applied
+        result
     }
 
     async fn apply_redis(
         &self,
         model: &dyn RedisProjection,
-        event: &RecordedEvent,
-    ) -> Result<Applied, RuntimeError> {
+        mut runs: Vec<Run<'_>>,
+        lease: Lease,
+        applied: &mut [Applied],
+    ) -> Result<(), RuntimeError> {
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = conn.begin().await?;
+            if lease == Lease::Shared {
+                lease::try_shared(&mut tx, model.name()).await?;
+            }
+            // Versions missing between two of the batch's own: from the log, before the script.
+            for run in &mut runs {
+                fill_inner_gaps(&mut tx, run).await?;
+            }
+            let done = self
+                .run_redis_script(&mut tx, model, &mut runs, lease)
+                .await?;
+            // Ends the transaction, and with it the shared lease, only after the script ran.
+            tx.commit().await?;
+            Ok::<_, RuntimeError>(done)
+        }
+        .await;
+        if result.as_ref().is_err_and(RuntimeError::is_transient) {
+            conn.close_on_drop();
+        }
+        record_runs(&runs, &result?, applied);
+        Ok(())
+    }
+
+    /// Runs the apply script until no stream of the batch has a gap before it (reading gaps on
+    /// `conn`); returns per run the version that was due before it.
+    async fn run_redis_script(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        model: &dyn RedisProjection,
+        runs: &mut [Run<'_>],
+        lease: Lease,
+    ) -> Result<Vec<u64>, RuntimeError> {
         let keys = self.key_space(model.name());
-        let versions = keys.key("versions");
         let mut redis = self.redis();
-        let mut batch = vec![redis_entry(model, &keys, event)?];
-        let mut filled = 0;
         for _ in 0..MAX_GAP_ROUNDS {
-            let (applied, next): (i64, u64) = APPLY_SCRIPT
-                .key(&versions)
-                .arg(event.stream_id.as_str())
-                .arg(serde_json::Value::Array(batch.clone()).to_string())
+            let batch = runs
+                .iter()
+                .map(|run| {
+                    let entries = run
+                        .events
+                        .iter()
+                        .map(|(_, event)| redis_entry(model, &keys, event))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(serde_json::json!([run.stream.as_str(), entries]))
+                })
+                .collect::<Result<Vec<_>, RuntimeError>>()?;
+            let answer: Vec<i64> = APPLY_SCRIPT
+                .key(keys.key("versions"))
+                .key(keys.key("epoch"))
+                .arg(if lease == Lease::Shared { "1" } else { "0" })
+                .arg(serde_json::Value::Array(batch).to_string())
                 .invoke_async(&mut redis)
                 .await
-                .map_err(|error| refused(model.name(), error))?;
-            if applied >= 0 {
-                return Ok(if applied == 0 {
-                    Applied::Duplicate
-                } else {
-                    Applied::Applied { filled }
-                });
+                .map_err(|error| script_error(model.name(), error))?;
+            let (status, rest) = answer.split_first().unwrap_or((&0, &[]));
+            if *status == 1 {
+                return Ok(rest.iter().map(|next| *next as u64).collect());
             }
-            // Reads on a connection of its own: this apply holds no other.
-            let mut conn = self.store.pool().acquire().await?;
-            let gap = read_gap(&mut conn, &event.stream_id, next, event.version).await?;
-            drop(conn);
-            filled = gap.len();
-            batch = gap
-                .iter()
-                .chain(std::iter::once(event))
-                .map(|each| redis_entry(model, &keys, each))
-                .collect::<Result<_, _>>()?;
+            for pair in rest.chunks(2) {
+                let (index, next) = (pair[0] as usize, pair[1] as u64);
+                let run = &mut runs[index];
+                let until = run
+                    .events
+                    .iter()
+                    .map(|(_, event)| event.version)
+                    .find(|version| *version >= next)
+                    .unwrap_or(next);
+                let gap = read_gap(conn, run.stream, next, until).await?;
+                run.events.retain(|(input, _)| input.is_some());
+                let mut filled: Vec<_> = gap.into_iter().map(|e| (None, Cow::Owned(e))).collect();
+                filled.append(&mut run.events);
+                run.events = filled;
+                fill_inner_gaps(conn, run).await?;
+            }
         }
+        let run = &runs[0];
         Err(RuntimeError::MissingFromLog {
-            stream: event.stream_id.to_string(),
-            missing: event.version.saturating_sub(1),
-            version: event.version,
+            stream: run.stream.to_string(),
+            missing: run.events[0].1.version.saturating_sub(1),
+            version: run.events[0].1.version,
         })
     }
 }
 
-/// Applies `event` (after the gap before it) to `model` in one transaction on `conn`: the
-/// module's invariant.
+/// Applies `runs` to `model` in one transaction on `conn`: the module's invariant.
 async fn apply_postgres_on(
     conn: &mut sqlx::PgConnection,
     model: &dyn PostgresProjection,
-    event: &RecordedEvent,
-) -> Result<Applied, RuntimeError> {
+    runs: Vec<Run<'_>>,
+    lease: Lease,
+    applied: &mut [Applied],
+) -> Result<(), RuntimeError> {
     let name = model.name();
-    let stream = event.stream_id.as_str();
+    let streams: Vec<&str> = runs.iter().map(|run| run.stream.as_str()).collect();
     let mut tx = conn.begin().await?;
-    // Locks the (projection, stream) pair even before its marker row exists.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
-        .bind(name)
-        .bind(stream)
-        .execute(&mut *tx)
-        .await?;
-    let marker: Option<i64> = sqlx::query_scalar(
-        "SELECT version FROM projection_versions WHERE projection = $1 AND stream_id = $2",
+    if lease == Lease::Shared {
+        lease::try_shared(&mut tx, name).await?;
+    }
+    // In the order of `streams` (sorted): rows of a function scan come in array order. Locks
+    // the (projection, stream) pairs even before their marker rows exist.
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended($1 || '/' || s, 0))) \
+         FROM unnest($2::text[]) AS s",
     )
     .bind(name)
-    .bind(stream)
-    .fetch_optional(&mut *tx)
+    .bind(&streams)
+    .execute(&mut *tx)
     .await?;
-    let next = marker.map_or(0, |version| version as u64 + 1);
-    if event.version < next {
-        return Ok(Applied::Duplicate);
+    let markers: HashMap<String, i64> = sqlx::query_as(
+        "SELECT stream_id, version FROM projection_versions \
+         WHERE projection = $1 AND stream_id = ANY($2)",
+    )
+    .bind(name)
+    .bind(&streams)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let mut raised: Vec<(&str, u64)> = Vec::new();
+    for run in &runs {
+        let stream = run.stream.as_str();
+        let mut next = markers.get(stream).map_or(0, |version| *version as u64 + 1);
+        for (input, event) in &run.events {
+            if event.version < next {
+                continue;
+            }
+            // On the transaction's own connection (module docs).
+            let gap = read_gap(&mut tx, run.stream, next, event.version).await?;
+            for earlier in &gap {
+                model.apply(&mut tx, earlier).await?;
+            }
+            model.apply(&mut tx, event).await?;
+            if let Some(input) = input {
+                applied[*input] = Applied::Applied { filled: gap.len() };
+            }
+            next = event.version + 1;
+        }
+        if let Some(last) = next.checked_sub(1)
+            && markers
+                .get(stream)
+                .is_none_or(|marker| (*marker as u64) < last)
+        {
+            raised.push((stream, last));
+        }
     }
-    // On the transaction's own connection (module docs).
-    let gap = read_gap(&mut tx, &event.stream_id, next, event.version).await?;
-    for earlier in &gap {
-        model.apply(&mut tx, earlier).await?;
-    }
-    model.apply(&mut tx, event).await?;
-    set_marker(&mut tx, name, stream, event.version).await?;
+    raise_markers(&mut tx, name, &raised).await?;
     tx.commit().await?;
-    Ok(Applied::Applied { filled: gap.len() })
+    Ok(())
+}
+
+/// Which input events of `runs` the script applied, given per run the version due before it.
+fn record_runs(runs: &[Run<'_>], nexts: &[u64], applied: &mut [Applied]) {
+    for (run, next) in runs.iter().zip(nexts) {
+        let mut filled = 0;
+        for (input, event) in &run.events {
+            if event.version < *next {
+                continue;
+            }
+            match input {
+                None => filled += 1,
+                Some(input) => {
+                    applied[*input] = Applied::Applied { filled };
+                    filled = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Fills, from the log on `conn`, the versions missing between two consecutive events of `run`.
+async fn fill_inner_gaps(
+    conn: &mut sqlx::PgConnection,
+    run: &mut Run<'_>,
+) -> Result<(), RuntimeError> {
+    let missing = run
+        .events
+        .windows(2)
+        .any(|pair| pair[1].1.version > pair[0].1.version + 1);
+    if !missing {
+        return Ok(());
+    }
+    let first = run.events[0].1.version;
+    let last = run.events[run.events.len() - 1].1.version;
+    let mut whole = read_gap(conn, run.stream, first, last + 1)
+        .await?
+        .into_iter();
+    let mut events = std::mem::take(&mut run.events).into_iter().peekable();
+    for from_log in whole.by_ref() {
+        match events.peek() {
+            Some((_, event)) if event.version == from_log.version => {
+                run.events.extend(events.next());
+            }
+            _ => run.events.push((None, Cow::Owned(from_log))),
+        }
+    }
+    Ok(())
 }
 
 /// Versions `from..until` of `stream`, read from the log on `conn`; all of them or an error.
@@ -246,7 +493,7 @@ async fn read_gap(
     if from >= until {
         return Ok(Vec::new());
     }
-    tracing::debug!(from, until, "filling a gap from the log");
+    tracing::debug!(%stream, from, until, "filling a gap from the log");
     let events = event_store::read_stream_range(conn, stream, from..until).await?;
     let complete = events.len() as u64 == until - from
         && events
@@ -267,33 +514,43 @@ async fn read_gap(
     }
 }
 
-/// The script's refusal of a write as [`RuntimeError::NotAbsoluteWrite`]; any other error as is.
-fn refused(projection: &str, error: redis::RedisError) -> RuntimeError {
-    if error.code() == Some(REFUSED) {
-        RuntimeError::NotAbsoluteWrite {
+/// The script's refusals as typed errors; any other error as is.
+fn script_error(projection: &str, error: redis::RedisError) -> RuntimeError {
+    match error.code() {
+        Some(REFUSED) => RuntimeError::NotAbsoluteWrite {
             projection: projection.to_owned(),
             command: error.detail().unwrap_or_default().to_owned(),
-        }
-    } else {
-        error.into()
+        },
+        Some(LOST) => RuntimeError::ReadModelLost {
+            projection: projection.to_owned(),
+        },
+        _ => error.into(),
     }
 }
 
-/// Sets the marker of (`projection`, `stream`) to `version`, never lowering it.
-pub(super) async fn set_marker(
+/// Raises the markers of (`projection`, stream) to the given versions with one statement,
+/// never lowering one.
+pub(super) async fn raise_markers(
     conn: &mut sqlx::PgConnection,
     projection: &str,
-    stream: &str,
-    version: u64,
+    markers: &[(&str, u64)],
 ) -> Result<(), sqlx::Error> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let (streams, versions): (Vec<&str>, Vec<i64>) = markers
+        .iter()
+        .map(|(stream, version)| (*stream, i64::try_from(*version).unwrap_or(i64::MAX)))
+        .unzip();
     sqlx::query(
-        "INSERT INTO projection_versions (projection, stream_id, version) VALUES ($1, $2, $3) \
+        "INSERT INTO projection_versions (projection, stream_id, version) \
+         SELECT $1, s, v FROM unnest($2::text[], $3::int8[]) AS t(s, v) \
          ON CONFLICT (projection, stream_id) \
          DO UPDATE SET version = GREATEST(projection_versions.version, excluded.version)",
     )
     .bind(projection)
-    .bind(stream)
-    .bind(i64::try_from(version).unwrap_or(i64::MAX))
+    .bind(&streams)
+    .bind(&versions)
     .execute(conn)
     .await?;
     Ok(())

@@ -5,8 +5,10 @@
 //! - Each projection is its own consumer group `<group_prefix>-<name>` (clustering: the group's
 //!   members share the queues; each queue, hence each stream, is handled by one member at a
 //!   time, in order), subscribed to the topic of each of its categories, all tags.
-//! - The handler answers "done" only once the event is applied, recognized as a duplicate, or
-//!   parked; otherwise "retry later" and the queue waits. The client's local retry limit is set
+//! - The handler gets up to `batch_size` consecutive messages of one queue at once (as many as
+//!   are ready: no waiting to fill a batch) and answers "done" only once every event of them is
+//!   applied, recognized as a duplicate, or parked; otherwise "retry later", the queue waits and
+//!   the whole batch comes again (`handle.rs`). The client's local retry limit is set
 //!   so high that it never hands a message to the broker's retry topic (which would take it out
 //!   of stream order): the runtime bounds retries itself and parks.
 //!
@@ -20,8 +22,7 @@
 use std::sync::Arc;
 
 use rocketmq_gateway::{
-    BrokerClient, ConsumeOutcome, EventTopics, OrderlyConsumer, OrderlyConsumerConfig,
-    ReceivedMessage,
+    BrokerClient, EventTopics, OrderlyConsumer, OrderlyConsumerConfig, ReceivedMessage,
 };
 
 use super::{ProjectionRuntime, RuntimeError};
@@ -32,14 +33,15 @@ pub fn consumer_group(group_prefix: &str, name: &str) -> String {
     format!("{group_prefix}-{name}")
 }
 
-/// Starts one orderly consumer per projection on `broker`, handing every message to
-/// [`ProjectionRuntime::handle_message`]. Must be called inside the application's Tokio runtime
+/// Starts one orderly consumer per projection on `broker`, handing batches of up to
+/// `batch_size` messages of one queue to [`ProjectionRuntime::handle_messages`]. Must be called inside the application's Tokio runtime
 /// (its handle is captured). Shut the consumers down before the broker client.
 pub async fn start_consumers(
     runtime: &Arc<ProjectionRuntime>,
     broker: &BrokerClient,
     topics: &EventTopics,
     group_prefix: &str,
+    batch_size: u32,
     projections: &[Projection],
 ) -> Result<Vec<OrderlyConsumer>, RuntimeError> {
     let app = tokio::runtime::Handle::current();
@@ -51,6 +53,7 @@ pub async fn start_consumers(
         );
         // Never hand a message to the broker's retry topic: that would break stream order.
         config.max_local_retries = i32::MAX as u32;
+        config.batch_size = batch_size.max(1);
         config.retry_delay = runtime
             .policy()
             .retry_delay
@@ -59,9 +62,8 @@ pub async fn start_consumers(
         let handler_projection = projection.clone();
         let app = app.clone();
         let started = broker
-            .start_orderly_consumer(config, move |message: &ReceivedMessage| {
-                let handled = app.block_on(runtime.handle_message(&handler_projection, message));
-                ConsumeOutcome::from(handled)
+            .start_orderly_batch_consumer(config, move |messages: &[ReceivedMessage]| {
+                app.block_on(runtime.handle_messages(&handler_projection, messages))
             })
             .await;
         match started {

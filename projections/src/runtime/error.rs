@@ -66,6 +66,15 @@ pub enum RuntimeError {
         version: Option<u64>,
         error: String,
     },
+    /// A rebuild holds (or waits for) the model's lease: batches of it wait until it is done
+    /// (transient: the queue waits, nothing is parked).
+    #[error("{projection} is being rebuilt; waiting for its lease")]
+    LeaseBusy { projection: String },
+    /// A Redis read model lost its data (its epoch key is gone: a restart without persistence, a
+    /// flush, a failover to an empty replica): nothing was written. The runtime rebuilds the
+    /// model from the log and applies the batch again; never parked.
+    #[error("{projection} lost its data in Redis (no epoch): rebuilding it")]
+    ReadModelLost { projection: String },
     /// The metrics endpoint could not listen.
     #[error("metrics endpoint: {0}")]
     Metrics(#[source] std::io::Error),
@@ -88,7 +97,7 @@ impl RuntimeError {
             Self::Store(event_store::StoreError::Database(error)) => {
                 event_store::is_transient(error)
             }
-            Self::Broker(_) => true,
+            Self::Broker(_) | Self::LeaseBusy { .. } | Self::ReadModelLost { .. } => true,
             _ => false,
         }
     }

@@ -29,6 +29,7 @@ pub struct ProjectionMetrics {
     applied: Family<Labels, Counter>,
     duplicates: Family<Labels, Counter>,
     parked: Family<Labels, Counter>,
+    repaired: Family<Labels, Counter>,
     lag_ms: Family<Labels, Gauge>,
     position: Family<Labels, Gauge>,
     lag_positions: Family<Labels, Gauge>,
@@ -55,6 +56,11 @@ impl ProjectionMetrics {
             metrics.duplicates.clone(),
         );
         sub.register("parked_events", "events parked", metrics.parked.clone());
+        sub.register(
+            "repaired_streams",
+            "streams found behind the log by the periodic check and caught up (lost writes)",
+            metrics.repaired.clone(),
+        );
         sub.register(
             "lag_ms",
             "now minus recorded_at of the last applied event (0 when caught up)",
@@ -92,6 +98,17 @@ impl ProjectionMetrics {
                 self.duplicates.get_or_create(&labels).inc();
             }
         }
+    }
+
+    pub(super) fn record_repaired(&self, projection: &str, streams: u64) {
+        self.repaired
+            .get_or_create(&labels(projection))
+            .inc_by(streams);
+    }
+
+    /// Streams the periodic check repaired so far for `projection` (in this process).
+    pub fn repaired(&self, projection: &str) -> u64 {
+        self.repaired.get_or_create(&labels(projection)).get()
     }
 
     pub(super) fn record_parked(&self, projection: &str) {

@@ -1,14 +1,17 @@
 //! The projection runtime: how events reach the read models, effectively once.
 //!
-//! - [`apply`](ProjectionRuntime::apply) (file `apply.rs`): the one function that applies an event
-//!   to a read model, used by the live consumer, by rebuilds and by re-drives. It checks and
-//!   advances the stream's version marker in the same atomic write as the change, and fills a gap
-//!   from the log.
-//! - `parking.rs`: retries, then parking of events that keep failing, with their stream stopped
-//!   behind them (docs/parking-keeps-stream-order.md); re-drive and skip for operators.
+//! - [`apply_batch`](ProjectionRuntime::apply_batch) (file `apply.rs`): the one function that
+//!   applies events to a read model, a batch in one atomic write, used by the live consumer, by
+//!   rebuilds, by re-drives and by repairs. It checks and advances each stream's version marker in
+//!   the same atomic write as the change, and fills gaps from the log.
+//! - `handle.rs`: a consumed batch with retries; a poison event isolated and parked alone.
+//! - `parking.rs`: parking of events that keep failing, with their stream stopped behind them
+//!   (docs/parking-keeps-stream-order.md); re-drive and skip for operators.
+//! - `lease.rs`: the per-model lease that keeps a rebuild apart from every consumer's batches.
 //! - `consumer.rs`: one orderly RocketMQ consumer group per projection, bridged to async work.
 //! - `rebuild.rs`: clearing a read model and replaying the log into it; the Redis epoch and the
 //!   PostgreSQL progress row that trigger a rebuild at start (docs/redis-read-model-loss.md).
+//! - `reconcile.rs`: the periodic check that finds a store's lost writes and repairs them.
 //! - `snapshot.rs`: a read model's whole state as sorted JSON, to check "rebuilt == live".
 //! - `metrics.rs`: per-projection counters and lag gauges.
 //! - `app.rs`: the whole worker process, started in-process by the binary and by tests.
@@ -17,9 +20,12 @@ mod app;
 mod apply;
 mod consumer;
 mod error;
+mod handle;
+mod lease;
 mod metrics;
 mod parking;
 mod rebuild;
+mod reconcile;
 mod snapshot;
 
 use std::time::Duration;
@@ -32,9 +38,11 @@ pub use app::ProjectionApp;
 pub use apply::{ABSOLUTE_WRITES, Applied};
 pub use consumer::{consumer_group, start_consumers};
 pub use error::RuntimeError;
+pub use handle::Handled;
 pub use metrics::ProjectionMetrics;
-pub use parking::{Handled, ParkedEvent, RedriveReport};
+pub use parking::{ParkedEvent, RedriveReport};
 pub use rebuild::RebuildReport;
+pub use reconcile::ReconcileReport;
 
 use crate::KeySpace;
 

@@ -1,4 +1,5 @@
-//! Retries and parking, and the operator's way out: re-drive and skip.
+//! Parking, and the operator's way out: re-drive and skip. (The retries that lead to parking,
+//! and the isolation of the event to park out of a failing batch, are in `handle.rs`.)
 //!
 //! **Invariants.**
 //! - An event that keeps failing is tried `max_attempts` times, `retry_delay` apart, then parked
@@ -27,35 +28,15 @@
 use chrono::{DateTime, Utc};
 use event_store::{Direction, RecordedEvent, StreamId};
 use redis::Script;
-use rocketmq_gateway::{ConsumeOutcome, ReceivedMessage, decode_event, property};
+use rocketmq_gateway::{ReceivedMessage, property};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::apply::set_marker;
-use super::{Applied, ProjectionRuntime, RuntimeError};
+use super::apply::raise_markers;
+use super::{Handled, ProjectionRuntime, RuntimeError};
 use crate::Projection;
-
-/// What the handler did with one event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
-    /// Applied, or recognized as a duplicate.
-    Applied(Applied),
-    /// Parked (after its retries, or behind an earlier parked event of its stream).
-    Parked,
-    /// Neither applied nor parked (a dependency is down): offer it again later.
-    RetryLater,
-}
-
-impl From<Handled> for ConsumeOutcome {
-    fn from(handled: Handled) -> Self {
-        match handled {
-            Handled::Applied(_) | Handled::Parked => ConsumeOutcome::Done,
-            Handled::RetryLater => ConsumeOutcome::RetryLater,
-        }
-    }
-}
 
 /// One row of `parked_events`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -97,82 +78,41 @@ end
 return 1
 ";
 
-const BEHIND: &str = "stream stopped: an earlier event of this stream is parked";
+pub(super) const BEHIND: &str = "stream stopped: an earlier event of this stream is parked";
 
 impl ProjectionRuntime {
-    /// Handles one consumed message: decodes it (an undecodable one is parked) and hands the
-    /// event to [`ProjectionRuntime::handle`].
-    pub async fn handle_message(
+    /// Parks a message that is not an event, under the stream and version its properties name
+    /// (if they do), so that stream stops behind it.
+    pub(super) async fn park_undecodable(
         &self,
-        projection: &Projection,
+        projection: &str,
         message: &ReceivedMessage,
+        error: &dyn std::fmt::Display,
     ) -> Handled {
-        match decode_event(message) {
-            Ok(event) => self.handle(projection, &event).await,
-            Err(error) => {
-                tracing::warn!(%error, "parking a message that is not an event");
-                let prop = |name: &str| message.properties.get(name).cloned();
-                let stream = prop(property::STREAM_ID).unwrap_or_else(|| "unknown".to_owned());
-                let version = prop(property::VERSION).and_then(|v| v.parse().ok());
-                let position = prop(property::POSITION).and_then(|v| v.parse().ok());
-                let body = serde_json::json!({
-                    "undecodable_body": String::from_utf8_lossy(&message.body),
-                    "msg_id": message.msg_id,
-                    "topic": message.topic,
-                });
-                let row = NewParked {
-                    stream: &stream,
-                    version,
-                    event_id: message.keys.first().and_then(|k| k.parse().ok()),
-                    position,
-                    event: body,
-                    error: error.to_string(),
-                    attempts: 1,
-                };
-                self.park_or_wait(projection.name(), row).await
-            }
-        }
+        tracing::warn!(%error, "parking a message that is not an event");
+        let prop = |name: &str| message.properties.get(name).cloned();
+        let stream = prop(property::STREAM_ID).unwrap_or_else(|| "unknown".to_owned());
+        let version = prop(property::VERSION).and_then(|v| v.parse().ok());
+        let position = prop(property::POSITION).and_then(|v| v.parse().ok());
+        let body = serde_json::json!({
+            "undecodable_body": String::from_utf8_lossy(&message.body),
+            "msg_id": message.msg_id,
+            "topic": message.topic,
+        });
+        let row = NewParked {
+            stream: &stream,
+            version,
+            event_id: message.keys.first().and_then(|k| k.parse().ok()),
+            position,
+            event: body,
+            error: error.to_string(),
+            attempts: 1,
+        };
+        self.park_or_wait(projection, row).await
     }
 
-    /// Applies `event` with retries; parks it when it keeps failing or when its stream is
-    /// stopped (module docs).
-    #[instrument(skip_all, fields(projection = projection.name(), stream = %event.stream_id, version = event.version))]
-    pub async fn handle(&self, projection: &Projection, event: &RecordedEvent) -> Handled {
-        let name = projection.name();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = match self.stream_stopped(name, event.stream_id.as_str()).await {
-                Ok(true) => {
-                    return self
-                        .park_or_wait(name, NewParked::of(event, BEHIND, 0))
-                        .await;
-                }
-                Ok(false) => self.apply(projection, event).await,
-                Err(error) => Err(error),
-            };
-            let error = match result {
-                Ok(applied) => return Handled::Applied(applied),
-                Err(error) => error,
-            };
-            let last = attempt >= self.policy.max_attempts;
-            if error.is_transient() {
-                tracing::warn!(%error, attempt, "dependency unavailable");
-                if last {
-                    return Handled::RetryLater;
-                }
-            } else if last {
-                tracing::error!(%error, attempt, "parking an event that keeps failing");
-                let row = NewParked::of(event, &error.to_string(), attempt);
-                return self.park_or_wait(name, row).await;
-            } else {
-                tracing::warn!(%error, attempt, "apply failed; will retry");
-            }
-            tokio::time::sleep(self.policy.retry_delay).await;
-        }
-    }
-
-    async fn park_or_wait(&self, projection: &str, row: NewParked<'_>) -> Handled {
+    /// Parks `row`; [`Handled::RetryLater`] when even that fails (the queue then waits).
+    pub(super) async fn park_or_wait(&self, projection: &str, row: NewParked<'_>) -> Handled {
         match self.park(projection, row).await {
             Ok(()) => {
                 self.metrics.record_parked(projection);
@@ -185,18 +125,29 @@ impl ProjectionRuntime {
         }
     }
 
-    async fn stream_stopped(&self, projection: &str, stream: &str) -> Result<bool, RuntimeError> {
-        Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM parked_events WHERE projection = $1 AND stream_id = $2)",
+    /// The streams among `streams` that are stopped for `projection` (a parked event each).
+    pub(super) async fn stopped_streams(
+        &self,
+        projection: &str,
+        streams: &[&str],
+    ) -> Result<std::collections::HashSet<String>, RuntimeError> {
+        let stopped: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT stream_id FROM parked_events \
+             WHERE projection = $1 AND stream_id = ANY($2)",
         )
         .bind(projection)
-        .bind(stream)
-        .fetch_one(&self.pool)
-        .await?)
+        .bind(streams)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(stopped.into_iter().collect())
     }
 
     /// Parks one event. Parking the same version again keeps the first row.
-    async fn park(&self, projection: &str, row: NewParked<'_>) -> Result<(), sqlx::Error> {
+    pub(super) async fn park(
+        &self,
+        projection: &str,
+        row: NewParked<'_>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO parked_events \
              (projection, stream_id, version, event_id, position, event, error, attempts) \
@@ -364,7 +315,7 @@ impl ProjectionRuntime {
             // Nothing to move past: the event, if it is in the log, is filled in as a gap.
             (_, None) => {}
             (Projection::Postgres(_), Some(version)) => {
-                set_marker(&mut tx, name, &row.stream_id, version).await?;
+                raise_markers(&mut tx, name, &[(row.stream_id.as_str(), version)]).await?;
             }
             // Raised before the row goes: a crash in between leaves the row, and skipping
             // again is harmless.
@@ -407,7 +358,7 @@ fn parked_event(row: &PgRow) -> Result<ParkedEvent, sqlx::Error> {
 }
 
 /// A row about to be parked.
-struct NewParked<'a> {
+pub(super) struct NewParked<'a> {
     stream: &'a str,
     version: Option<u64>,
     event_id: Option<Uuid>,
@@ -418,7 +369,7 @@ struct NewParked<'a> {
 }
 
 impl<'a> NewParked<'a> {
-    fn of(event: &'a RecordedEvent, error: &str, attempts: u32) -> Self {
+    pub(super) fn of(event: &'a RecordedEvent, error: &str, attempts: u32) -> Self {
         Self {
             stream: event.stream_id.as_str(),
             version: Some(event.version),

@@ -4,14 +4,19 @@
 //! - A rebuild first clears everything the projection owns (PostgreSQL: its tables, markers,
 //!   parked events and progress row, in one transaction; Redis: every key under its base, the
 //!   epoch first) and then replays `$all` from the start, filtered to the projection's
-//!   categories, through the same [`ProjectionRuntime::handle`] the live consumer uses. So a
-//!   rebuilt read model equals the live one.
+//!   categories, a page at a time through the same batch handling the live consumer uses
+//!   (`handle.rs`). So a rebuilt read model equals the live one.
 //! - The "built" mark (Redis: the epoch key; PostgreSQL: the progress row) is written only
 //!   after the replay completed: a crash mid-rebuild leaves it missing, and the next start
 //!   rebuilds again. A Redis that lost its data lost the epoch too (docs/redis-read-model-loss.md).
-//! - A rebuild must not run while that projection's consumer runs (the consumer could apply a
-//!   later version first, and the replay would then skip earlier ones as duplicates): the
-//!   worker rebuilds before it starts consuming; stop the workers before `rebuild` by hand.
+//!   A Redis that loses its data *during* a rebuild loses the rebuild's token key as well, and the
+//!   epoch is then not written: the rebuild fails and is run again.
+//! - A rebuild holds the model's lease exclusively from the clear to the mark (`lease.rs`): no
+//!   consumer of the model on any replica applies a batch meanwhile (one could otherwise apply a
+//!   later version first, and the replay would then skip earlier ones as duplicates, or write
+//!   into a half-cleared model). So workers may run while an operator rebuilds, and two workers
+//!   that find a model unbuilt at once rebuild it once: the second finds it built once it gets
+//!   the lease ([`ProjectionRuntime::ensure_built`] looks again under the lease).
 
 use std::time::Duration;
 
@@ -19,8 +24,19 @@ use event_store::AllPosition;
 use tokio::time::Instant;
 use tracing::instrument;
 
+use super::apply::Lease;
+use super::lease::Exclusive;
 use super::{Handled, ProjectionRuntime, RuntimeError};
 use crate::Projection;
+
+/// Writes the epoch (`KEYS[2]` = `ARGV[2]`) only if the rebuild's token (`KEYS[1]` = `ARGV[1]`)
+/// is still there, and removes the token; returns whether it did.
+const MARK_BUILT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+return 1
+";
 
 /// Events read per page of `$all` during a rebuild.
 const PAGE: usize = 500;
@@ -39,10 +55,20 @@ pub struct RebuildReport {
 }
 
 impl ProjectionRuntime {
-    /// Clears `projection` and replays the whole log into it (module docs).
+    /// Clears `projection` and replays the whole log into it, under the model's exclusive lease
+    /// (module docs).
     #[instrument(skip_all, fields(projection = projection.name()))]
     pub async fn rebuild(&self, projection: &Projection) -> Result<RebuildReport, RuntimeError> {
-        self.clear(projection).await?;
+        let lease = Exclusive::acquire(&self.pool, projection.name()).await?;
+        let report = self.rebuild_under(projection).await;
+        drop(lease);
+        report
+    }
+
+    /// The rebuild itself; the caller holds the exclusive lease.
+    async fn rebuild_under(&self, projection: &Projection) -> Result<RebuildReport, RuntimeError> {
+        let token = uuid::Uuid::new_v4().to_string();
+        self.clear(projection, &token).await?;
         let categories = projection.categories();
         let mut report = RebuildReport::default();
         let mut from = AllPosition::START;
@@ -65,12 +91,15 @@ impl ProjectionRuntime {
             }
             held_since = None;
             from = slice.next;
-            for event in &slice.events {
-                if !categories.contains(&event.stream_id.category()) {
-                    continue;
-                }
-                report.events += 1;
-                match self.handle(projection, event).await {
+            let page: Vec<&event_store::RecordedEvent> = slice
+                .events
+                .iter()
+                .filter(|event| categories.contains(&event.stream_id.category()))
+                .collect();
+            report.events += page.len();
+            let handled = self.handle_batch_with(projection, &page, Lease::Held).await;
+            for (event, handled) in page.iter().zip(handled) {
+                match handled {
                     Handled::Applied(_) => {}
                     Handled::Parked => report.parked += 1,
                     Handled::RetryLater => {
@@ -83,7 +112,7 @@ impl ProjectionRuntime {
                 }
             }
         }
-        self.mark_built(projection).await?;
+        self.mark_built(projection, &token).await?;
         tracing::info!(events = report.events, parked = report.parked, "rebuilt");
         Ok(report)
     }
@@ -94,7 +123,26 @@ impl ProjectionRuntime {
         &self,
         projection: &Projection,
     ) -> Result<Option<RebuildReport>, RuntimeError> {
-        let built = match projection {
+        if self.is_built(projection).await? {
+            return Ok(None);
+        }
+        let lease = Exclusive::acquire(&self.pool, projection.name()).await?;
+        // Another worker may have rebuilt it while this one waited for the lease.
+        if self.is_built(projection).await? {
+            return Ok(None);
+        }
+        tracing::warn!(
+            projection = projection.name(),
+            "not built here (or lost): rebuilding"
+        );
+        let report = self.rebuild_under(projection).await;
+        drop(lease);
+        report.map(Some)
+    }
+
+    /// Whether `projection` was built here and (Redis) still has its data.
+    async fn is_built(&self, projection: &Projection) -> Result<bool, RuntimeError> {
+        Ok(match projection {
             Projection::Postgres(_) => {
                 sqlx::query_scalar::<_, bool>(
                     "SELECT EXISTS (SELECT 1 FROM projection_progress WHERE projection = $1)",
@@ -110,18 +158,10 @@ impl ProjectionRuntime {
                     .query_async::<bool>(&mut self.redis())
                     .await?
             }
-        };
-        if built {
-            return Ok(None);
-        }
-        tracing::warn!(
-            projection = projection.name(),
-            "not built here (or lost): rebuilding"
-        );
-        self.rebuild(projection).await.map(Some)
+        })
     }
 
-    async fn clear(&self, projection: &Projection) -> Result<(), RuntimeError> {
+    async fn clear(&self, projection: &Projection, token: &str) -> Result<(), RuntimeError> {
         let name = projection.name();
         let mut tx = self.pool.begin().await?;
         match projection {
@@ -134,6 +174,7 @@ impl ProjectionRuntime {
             }
             Projection::Redis(_) => {
                 let keys = self.key_space(name);
+                let rebuilding = keys.key("rebuilding");
                 let mut redis = self.redis();
                 redis::cmd("DEL")
                     .arg(keys.key("epoch"))
@@ -146,6 +187,12 @@ impl ProjectionRuntime {
                         .query_async::<()>(&mut redis)
                         .await?;
                 }
+                // Gone again if Redis loses its data before the rebuild is done (module docs).
+                redis::cmd("SET")
+                    .arg(&rebuilding)
+                    .arg(token)
+                    .query_async::<()>(&mut redis)
+                    .await?;
             }
         }
         for table in [
@@ -162,7 +209,22 @@ impl ProjectionRuntime {
         Ok(())
     }
 
-    async fn mark_built(&self, projection: &Projection) -> Result<(), RuntimeError> {
+    async fn mark_built(&self, projection: &Projection, token: &str) -> Result<(), RuntimeError> {
+        if let Projection::Redis(_) = projection {
+            let keys = self.key_space(projection.name());
+            let marked: bool = redis::Script::new(MARK_BUILT)
+                .key(keys.key("rebuilding"))
+                .key(keys.key("epoch"))
+                .arg(token)
+                .arg(chrono::Utc::now().to_rfc3339())
+                .invoke_async(&mut self.redis())
+                .await?;
+            if !marked {
+                return Err(RuntimeError::ReadModelLost {
+                    projection: projection.name().to_owned(),
+                });
+            }
+        }
         sqlx::query(
             "INSERT INTO projection_progress (projection) VALUES ($1) \
              ON CONFLICT (projection) DO UPDATE SET updated_at = now()",
@@ -170,14 +232,6 @@ impl ProjectionRuntime {
         .bind(projection.name())
         .execute(&self.pool)
         .await?;
-        if let Projection::Redis(_) = projection {
-            let epoch = self.key_space(projection.name()).key("epoch");
-            redis::cmd("SET")
-                .arg(epoch)
-                .arg(chrono::Utc::now().to_rfc3339())
-                .query_async::<()>(&mut self.redis())
-                .await?;
-        }
         Ok(())
     }
 

@@ -132,7 +132,22 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A harness whose models are built (from the still empty log), as a worker has them once
+    /// it consumes: applies may go straight to them.
     pub async fn new() -> Self {
+        let harness = Self::unbuilt().await;
+        for projection in harness.both() {
+            harness
+                .runtime
+                .ensure_built(&projection)
+                .await
+                .expect("build");
+        }
+        harness
+    }
+
+    /// A harness whose models were never built here: no progress row, no Redis epoch.
+    pub async fn unbuilt() -> Self {
         let db = TestDatabase::create(8).await;
         sqlx::raw_sql(
             "CREATE TABLE test_ledger_entries (stream_id text, version bigint, \
@@ -173,6 +188,17 @@ impl Harness {
             registry: Some(registry),
             redis,
         }
+    }
+
+    /// Writes the epoch of the Redis model `name`, as a finished rebuild does, without replaying
+    /// anything: for test models the harness did not build.
+    pub async fn mark_redis_built(&self, name: &str) {
+        redis::cmd("SET")
+            .arg(self.runtime.key_space(name).key("epoch"))
+            .arg("test")
+            .query_async::<()>(&mut self.redis.clone())
+            .await
+            .expect("set epoch");
     }
 
     pub fn both(&self) -> [Projection; 2] {

@@ -1,0 +1,475 @@
+//! Support for the tests that run every role as a real process: command services in process,
+//! the relay and projection workers as child processes of the workspace's binaries, and checks
+//! that read models caught up with the log and equal a fresh rebuild.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use command_service::{
+    App, AuthConfig, CommandConfig, DependencyConfig, ServiceKind,
+    auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
+};
+use commerce_proto::{
+    cart::{AddItemRequest, cart_commands_client::CartCommandsClient},
+    common::Money,
+    customer::{
+        DepositBalanceRequest, RegisterRequest, customer_commands_client::CustomerCommandsClient,
+    },
+    product::{
+        AddSkuRequest, CreateProductRequest, RestockSkuRequest,
+        product_commands_client::ProductCommandsClient,
+    },
+};
+use event_store::testing::TestDatabase;
+use metrics_gateway::Registry;
+use projections::runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy};
+use projections::{KeySpace, Projection, read_models};
+use settings::{ExposeSecret, Settings};
+use tokio::sync::oneshot;
+use tonic::{Request, transport::Channel};
+use uuid::Uuid;
+
+/// The longest any convergence may take: a SIGKILLed consumer's queue locks expire at the broker
+/// first (30 s with scripts/setup's broker, 60 s by default).
+pub const CONVERGE: Duration = Duration::from_secs(150);
+
+/// Names of this test's own topics, consumer groups and Redis keys.
+pub fn unique_settings(db: &TestDatabase) -> Settings {
+    let tag = &Uuid::new_v4().simple().to_string()[..10];
+    let mut settings = db.settings.clone();
+    settings.rocketmq.topic_prefix = format!("e2e{tag}");
+    settings.rocketmq.queues = 4;
+    settings.relay.name = format!("e2e{tag}");
+    settings.relay.producer_group = format!("e2e{tag}-relay");
+    settings.relay.metrics_listen = String::new();
+    settings.projections.group_prefix = format!("e2e{tag}");
+    settings.projections.redis_prefix = format!("e2e{tag}");
+    settings.projections.metrics_listen = String::new();
+    settings.projections.retry_delay_ms = 50;
+    settings
+}
+
+/// Environment that makes a child process use `settings`' database, names and prefixes.
+pub fn child_env(settings: &Settings) -> Vec<(String, String)> {
+    vec![
+        (
+            "APP_DATABASE__URL".into(),
+            settings.database.url.expose_secret().to_owned(),
+        ),
+        ("APP_DATABASE__MAX_CONNECTIONS".into(), "8".into()),
+        (
+            "APP_REDIS__URL".into(),
+            settings.redis.url.expose_secret().to_owned(),
+        ),
+        (
+            "APP_ROCKETMQ__NAME_SERVER".into(),
+            settings.rocketmq.name_server.clone(),
+        ),
+        (
+            "APP_ROCKETMQ__TOPIC_PREFIX".into(),
+            settings.rocketmq.topic_prefix.clone(),
+        ),
+        (
+            "APP_ROCKETMQ__QUEUES".into(),
+            settings.rocketmq.queues.to_string(),
+        ),
+        ("APP_RELAY__NAME".into(), settings.relay.name.clone()),
+        (
+            "APP_RELAY__PRODUCER_GROUP".into(),
+            settings.relay.producer_group.clone(),
+        ),
+        ("APP_RELAY__METRICS_LISTEN".into(), String::new()),
+        (
+            "APP_PROJECTIONS__GROUP_PREFIX".into(),
+            settings.projections.group_prefix.clone(),
+        ),
+        (
+            "APP_PROJECTIONS__REDIS_PREFIX".into(),
+            settings.projections.redis_prefix.clone(),
+        ),
+        ("APP_PROJECTIONS__METRICS_LISTEN".into(), String::new()),
+        ("APP_PROJECTIONS__RETRY_DELAY_MS".into(), "50".into()),
+        (
+            "APP_PROJECTIONS__BATCH_SIZE".into(),
+            settings.projections.batch_size.to_string(),
+        ),
+        (
+            "APP_PROJECTIONS__RECONCILE_INTERVAL_MS".into(),
+            settings.projections.reconcile_interval_ms.to_string(),
+        ),
+        (
+            "APP_PROJECTIONS__RECONCILE_GRACE_MS".into(),
+            settings.projections.reconcile_grace_ms.to_string(),
+        ),
+        ("RUST_LOG".into(), "warn".into()),
+    ]
+}
+
+/// A worker binary of the workspace. Cargo names only this package's binaries in `CARGO_BIN_EXE_*`;
+/// the relay's sits beside them in the same target folder (`cargo nextest run --workspace` and
+/// `cargo build` build it).
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let own = std::path::PathBuf::from(env!("CARGO_BIN_EXE_commerce-projections"));
+    let path = own.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p relay` first",
+        path.display()
+    );
+    path
+}
+
+/// A worker process; SIGKILLed when dropped, so a failing test leaves nothing running.
+pub struct Worker(pub Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+pub fn spawn_worker(binary: &std::path::Path, args: &[&str], settings: &Settings) -> Worker {
+    Worker(
+        Command::new(binary)
+            .args(args)
+            .envs(child_env(settings))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("worker starts"),
+    )
+}
+
+/// SIGKILL: no shutdown hook runs, offsets and checkpoints stay where they were.
+pub fn kill_hard(worker: Worker) {
+    drop(worker);
+}
+
+/// The command services of one test, over its database.
+pub struct Services {
+    pub channels: BTreeMap<&'static str, Channel>,
+    stops: Vec<oneshot::Sender<()>>,
+    auth: AuthConfig,
+}
+
+impl Services {
+    pub async fn start(db: &TestDatabase) -> Self {
+        let mut channels = BTreeMap::new();
+        let mut stops = Vec::new();
+        let mut product_endpoint = String::new();
+        for (name, kind) in [
+            ("product", ServiceKind::Product),
+            ("customer", ServiceKind::Customer),
+            ("cart", ServiceKind::Cart),
+        ] {
+            let config = CommandConfig {
+                service: kind,
+                listen: "127.0.0.1:0".parse().unwrap(),
+                settings: db.settings.clone(),
+                auth: AuthConfig::development(),
+                max_request_bytes: 64 * 1024,
+                max_attempts: 5,
+                dependencies: DependencyConfig {
+                    product_endpoint: product_endpoint.clone(),
+                    ..DependencyConfig::default()
+                },
+            };
+            let app = App::build_with_store(config, db.store()).await.unwrap();
+            let address = app.local_addr();
+            if name == "product" {
+                product_endpoint = format!("http://{address}");
+            }
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(app.run_until(async {
+                stopped.await.ok();
+            }));
+            let channel = Channel::from_shared(format!("http://{address}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            channels.insert(name, channel);
+            stops.push(stop);
+        }
+        Self {
+            channels,
+            stops,
+            auth: AuthConfig::development(),
+        }
+    }
+
+    pub fn token(&self, sub: &str, role: &str) -> String {
+        issue_token(
+            &self.auth,
+            &Claims::new(sub, &[role], &self.auth.issuer, Duration::from_secs(600)),
+        )
+    }
+
+    pub fn authed<T>(&self, message: T, sub: &str, role: &str) -> Request<T> {
+        let mut request = Request::new(message);
+        let value = format!("Bearer {}", self.token(sub, role)).parse().unwrap();
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+
+    pub async fn register_with_deposits(&self, customer: Uuid, deposits: usize) {
+        let mut client = CustomerCommandsClient::new(self.channels["customer"].clone());
+        let me = customer.to_string();
+        client
+            .register(self.authed(
+                RegisterRequest {
+                    command_id: Uuid::new_v4().to_string(),
+                    customer_id: me.clone(),
+                    email: format!("{me}@example.com"),
+                    name: "Ada".into(),
+                    currency: "EUR".into(),
+                },
+                &me,
+                ROLE_CUSTOMER,
+            ))
+            .await
+            .unwrap();
+        for _ in 0..deposits {
+            client
+                .deposit_balance(self.authed(
+                    DepositBalanceRequest {
+                        command_id: Uuid::new_v4().to_string(),
+                        customer_id: me.clone(),
+                        amount: eur(100),
+                    },
+                    &me,
+                    ROLE_CUSTOMER,
+                ))
+                .await
+                .unwrap();
+        }
+    }
+
+    /// A product with one SKU of `stock` items; returns (product, sku).
+    pub async fn product_with_stock(&self, title: &str, price: i64, stock: u32) -> (Uuid, Uuid) {
+        let mut client = ProductCommandsClient::new(self.channels["product"].clone());
+        let (product, sku) = (Uuid::new_v4(), Uuid::new_v4());
+        client
+            .create_product(self.authed(
+                CreateProductRequest {
+                    command_id: Uuid::new_v4().to_string(),
+                    product_id: product.to_string(),
+                    title: title.into(),
+                    ..Default::default()
+                },
+                "alice",
+                ROLE_ADMIN,
+            ))
+            .await
+            .unwrap();
+        client
+            .add_sku(self.authed(
+                AddSkuRequest {
+                    command_id: Uuid::new_v4().to_string(),
+                    product_id: product.to_string(),
+                    sku_id: sku.to_string(),
+                    price: eur(price),
+                    ..Default::default()
+                },
+                "alice",
+                ROLE_ADMIN,
+            ))
+            .await
+            .unwrap();
+        client
+            .restock_sku(self.authed(
+                RestockSkuRequest {
+                    command_id: Uuid::new_v4().to_string(),
+                    product_id: product.to_string(),
+                    sku_id: sku.to_string(),
+                    quantity: stock,
+                },
+                "alice",
+                ROLE_ADMIN,
+            ))
+            .await
+            .unwrap();
+        (product, sku)
+    }
+
+    pub async fn add_to_cart(&self, customer: Uuid, product: Uuid, sku: Uuid, quantity: u32) {
+        let mut client = CartCommandsClient::new(self.channels["cart"].clone());
+        let me = customer.to_string();
+        client
+            .add_item(self.authed(
+                AddItemRequest {
+                    command_id: Uuid::new_v4().to_string(),
+                    customer_id: me.clone(),
+                    product_id: product.to_string(),
+                    sku_id: sku.to_string(),
+                    quantity,
+                },
+                &me,
+                ROLE_CUSTOMER,
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            stop.send(()).ok();
+        }
+    }
+}
+
+pub fn eur(amount_minor: i64) -> Option<Money> {
+    Some(Money {
+        amount_minor,
+        currency: "EUR".into(),
+    })
+}
+
+/// A runtime over `pool` (read models) fed from `db`'s log, with Redis keys under `prefix`.
+pub async fn runtime_over(
+    db: &TestDatabase,
+    pool: sqlx::PgPool,
+    settings: &Settings,
+    prefix: &str,
+) -> Arc<ProjectionRuntime> {
+    let client = redis::Client::open(settings.redis.url.expose_secret()).unwrap();
+    let redis = redis::aio::ConnectionManager::new(client).await.unwrap();
+    let metrics = ProjectionMetrics::register(&mut Registry::default());
+    Arc::new(ProjectionRuntime::new(
+        pool,
+        db.store(),
+        redis,
+        prefix,
+        RetryPolicy::from_settings(&settings.projections),
+        metrics,
+    ))
+}
+
+/// Waits until `check` holds, polling; panics with `what` after `deadline`.
+pub async fn wait_for<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a worker on `settings` finished its start-up rebuilds (every PostgreSQL read model has
+/// its progress row, every Redis one its epoch): from then on events reach it only through the
+/// broker.
+pub async fn worker_ready(db: &TestDatabase, settings: &Settings) -> bool {
+    let mut postgres = 0;
+    let mut redis_models = Vec::new();
+    for projection in read_models::all() {
+        match projection {
+            Projection::Postgres(_) => postgres += 1,
+            Projection::Redis(model) => redis_models.push(model.name()),
+        }
+    }
+    let progress: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_progress")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut redis = redis::Client::open(settings.redis.url.expose_secret())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for name in redis_models {
+        let epoch = KeySpace::new(&settings.projections.redis_prefix, name).key("epoch");
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(epoch)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if !exists {
+            return false;
+        }
+    }
+    progress >= postgres
+}
+
+/// Whether the customers read model shows `customer`.
+pub async fn customer_visible(db: &TestDatabase, customer: Uuid) -> bool {
+    read_models::customers::get(&db.pool, aggregates::CustomerId(customer))
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Whether every read model has applied every stream of its categories up to the log's end
+/// (Redis markers read from the Redis `settings` names).
+pub async fn caught_up(
+    runtime: &ProjectionRuntime,
+    db: &TestDatabase,
+    settings: &Settings,
+) -> bool {
+    let expected: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT category, stream_id, max(stream_version) FROM events GROUP BY category, stream_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut redis = redis::Client::open(settings.redis.url.expose_secret())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for projection in read_models::all() {
+        let markers = markers_of(runtime, db, &mut redis, &projection).await;
+        for (category, stream, version) in &expected {
+            if projection.categories().contains(&category.as_str())
+                && markers.get(stream.as_str()) != Some(version)
+            {
+                eprintln!(
+                    "{}: {stream} at {:?}, log at {version}",
+                    projection.name(),
+                    markers.get(stream.as_str())
+                );
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The per-stream version markers of `projection`, read where the runtime keeps them (the
+/// `projection_versions` table, or the read model's `versions` hash in Redis) — cheaper to poll
+/// than a whole snapshot.
+pub async fn markers_of(
+    runtime: &ProjectionRuntime,
+    db: &TestDatabase,
+    redis: &mut redis::aio::MultiplexedConnection,
+    projection: &Projection,
+) -> BTreeMap<String, i64> {
+    match projection {
+        Projection::Postgres(model) => sqlx::query_as::<_, (String, i64)>(
+            "SELECT stream_id, version FROM projection_versions WHERE projection = $1",
+        )
+        .bind(model.name())
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect(),
+        Projection::Redis(model) => redis::cmd("HGETALL")
+            .arg(runtime.key_space(model.name()).key("versions"))
+            .query_async(redis)
+            .await
+            .unwrap(),
+    }
+}
+
+pub fn normalise(snapshot: serde_json::Value, prefix: &str) -> String {
+    snapshot.to_string().replace(prefix, "<prefix>")
+}
