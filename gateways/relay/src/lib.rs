@@ -3,8 +3,10 @@
 //!
 //! - [`Relay`] is the process: leadership (a PostgreSQL session advisory lock), topic set-up,
 //!   the publish loop, metrics, clean shutdown. `commerce-relay` is its binary.
-//! - [`Pump`] is one batch step, generic over a [`Publisher`] and a [`CheckpointStore`], so its
-//!   invariant (see `pump.rs`) is tested without a broker or a database.
+//! - [`Pump`] is the pipeline: per-queue lanes with several sends in flight, generic over a
+//!   [`Publisher`]; the [`Checkpointer`] writes the acknowledged prefix behind it through a
+//!   [`CheckpointStore`]. Their invariant (see `pump.rs`, docs/relay-pipeline.md) is tested
+//!   without a broker or a database.
 //! - [`RocketMqPublisher`] and [`PgCheckpoints`] are the real publisher and checkpoint store.
 //! - Restore safety (docs/restore-safety.md): a checkpoint carries the [`LogEpoch`] (the
 //!   PostgreSQL cluster) its transaction id belongs to; the relay refuses to publish from a
@@ -60,6 +62,6 @@ pub use epoch::{LogEpoch, Reanchor, ReanchorTarget, Reanchored, StoredCheckpoint
 pub use error::RelayError;
 pub use leadership::{LEADERSHIP_APPLICATION_NAME, Leader, Standby, leadership_connect_options};
 pub use metrics::RelayMetrics;
-pub use publisher::{KNOWN_CATEGORIES, RocketMqPublisher};
-pub use pump::{Backoff, CheckpointStore, Publisher, Pump};
+pub use publisher::{KNOWN_CATEGORIES, QueueLane, RocketMqPublisher};
+pub use pump::{Backoff, CheckpointStore, Checkpointer, Limits, Publisher, Pump, load_checkpoint};
 pub use startup::Relay;

@@ -7,17 +7,22 @@ use metrics_gateway::{Counter, Gauge, Registry};
 pub struct RelayMetrics {
     /// Events acknowledged by the broker (`relay_published_events_total`).
     pub published_events: Counter,
-    /// Batches acknowledged by the broker (`relay_batches_total`).
+    /// Batches (one queue's send each) acknowledged by the broker (`relay_batches_total`).
     pub batches: Counter,
-    /// Failed publish attempts, each followed by a retry (`relay_send_failures_total`).
+    /// Failed publish attempts (a send to one queue, or preparing an event), each followed by a
+    /// retry (`relay_send_failures_total`).
     pub send_failures: Counter,
     /// 1 while this replica holds the leadership lock and publishes, else 0 (`relay_active`).
     pub active: Gauge,
     /// Global position of the stored checkpoint (`relay_checkpoint_position`).
     pub checkpoint_position: Gauge,
-    /// Highest position in the log minus the checkpoint's position (`relay_lag_positions`).
+    /// Failed checkpoint writes, each retried while publishing goes on
+    /// (`relay_checkpoint_write_failures_total`).
+    pub checkpoint_write_failures: Counter,
+    /// Highest position in the log minus the position of the acknowledged prefix's end
+    /// (`relay_lag_positions`).
     pub lag_positions: Gauge,
-    /// Age of the last published event when it was acknowledged; 0 when caught up
+    /// Age of the acknowledged prefix's last event when it became acknowledged; 0 when caught up
     /// (`relay_lag_ms`).
     pub lag_ms: Gauge,
     /// How long a long-running transaction has held the tailer back; 0 when not held back
@@ -58,6 +63,11 @@ impl RelayMetrics {
             "relay_checkpoint_position",
             "Global position of the stored checkpoint",
             self.checkpoint_position.clone(),
+        );
+        registry.register(
+            "relay_checkpoint_write_failures",
+            "Failed checkpoint writes (each is retried; publishing goes on)",
+            self.checkpoint_write_failures.clone(),
         );
         registry.register(
             "relay_lag_positions",

@@ -1,7 +1,9 @@
-//! The real [`Publisher`]: encodes events with the shared message format and sends them to
-//! RocketMQ in per-queue batches, creating a category's topic the first time it is met.
+//! The real [`Publisher`]: encodes events with the shared message format, routes each to the
+//! queue its stream id hashes to (the lane), and sends one queue's batch at a time within
+//! `max_batch_bytes`; creates a category's topic the first time it is met.
 
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 use event_store::RecordedEvent;
 use rocketmq_gateway::{BrokerClient, EventTopics, GatewayError, OutgoingEvent, Producer};
@@ -19,7 +21,15 @@ pub struct RocketMqPublisher<'a> {
     topics: EventTopics,
     queues: u32,
     max_batch_bytes: usize,
-    created: HashSet<String>,
+    created: Mutex<HashSet<String>>,
+}
+
+/// A queue of a topic: `(topic, broker name, queue id)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueLane {
+    topic: String,
+    broker: String,
+    queue_id: i32,
 }
 
 impl<'a> RocketMqPublisher<'a> {
@@ -38,40 +48,64 @@ impl<'a> RocketMqPublisher<'a> {
             topics,
             queues,
             max_batch_bytes,
-            created: HashSet::new(),
+            created: Mutex::new(HashSet::new()),
         }
     }
 
     /// Creates the topic of `category` with the configured queue count, once per publisher.
-    pub async fn ensure_topic(&mut self, category: &str) -> Result<(), GatewayError> {
+    pub async fn ensure_topic(&self, category: &str) -> Result<(), GatewayError> {
         let topic = self.topics.topic(category);
-        if self.created.contains(&topic) {
+        if self.is_created(&topic) {
             return Ok(());
         }
         self.client.create_topic(&topic, self.queues).await?;
         tracing::info!(%topic, queues = self.queues, "topic ready");
-        self.created.insert(topic);
+        self.created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic);
         Ok(())
+    }
+
+    fn is_created(&self, topic: &str) -> bool {
+        self.created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(topic)
     }
 }
 
 impl Publisher for RocketMqPublisher<'_> {
     type Error = GatewayError;
+    type Lane = QueueLane;
+    type Message = OutgoingEvent;
 
-    async fn publish(&mut self, events: &[RecordedEvent]) -> Result<(), GatewayError> {
-        for event in events {
-            let category = event.stream_id.category();
-            if !self.created.contains(&self.topics.topic(category)) {
-                self.ensure_topic(category).await?;
-            }
+    async fn prepare(
+        &self,
+        event: &RecordedEvent,
+    ) -> Result<(QueueLane, OutgoingEvent), GatewayError> {
+        let outgoing = OutgoingEvent::encode(&self.topics, event);
+        if !self.is_created(&outgoing.topic) {
+            self.ensure_topic(event.stream_id.category()).await?;
         }
-        let outgoing: Vec<OutgoingEvent> = events
-            .iter()
-            .map(|event| OutgoingEvent::encode(&self.topics, event))
-            .collect();
-        self.producer
-            .send_events(&outgoing, self.max_batch_bytes)
+        let (broker, queue_id) = self.producer.queue_of(&outgoing).await?;
+        let lane = QueueLane {
+            topic: outgoing.topic.clone(),
+            broker,
+            queue_id,
+        };
+        Ok((lane, outgoing))
+    }
+
+    async fn send(
+        &self,
+        lane: &QueueLane,
+        messages: &[OutgoingEvent],
+    ) -> Result<usize, GatewayError> {
+        let receipts = self
+            .producer
+            .send_to_queue(&lane.broker, lane.queue_id, messages, self.max_batch_bytes)
             .await?;
-        Ok(())
+        Ok(receipts.len())
     }
 }

@@ -1,43 +1,79 @@
-//! One step of the relay: publish a batch of events, then checkpoint it.
+//! The relay's pipeline: events taken from `$all` go to the broker through one FIFO lane per
+//! queue, several lanes in flight at once, while the checkpoint follows the acknowledged prefix,
+//! written behind publishing by the [`Checkpointer`] (docs/relay-pipeline.md).
 //!
 //! # Invariant
 //!
-//! Given batches taken from the `$all` subscription in order, starting right after the stored
-//! checkpoint:
+//! Events are taken from the `$all` subscription in order, starting right after the stored
+//! checkpoint, and numbered in that order.
 //!
-//! 1. **At least once, nothing skipped.** A batch is offered to the [`Publisher`] whole, again
-//!    and again (exponential backoff with jitter, `retry_initial_ms` up to `retry_max_ms`), until
-//!    the publisher reports every event of it acknowledged. There is no give-up path: the only
-//!    way out of a failing batch is the relay stopping (leadership lost, shutdown), after which
-//!    the next active relay resumes from the stored checkpoint.
-//! 2. **Log order per stream.** Batches are published one after another in `$all` order, and
-//!    the publisher keeps the batch's order within every queue; all events of a stream share one
-//!    queue. A retry re-sends the *same* batch from its start, so a consumer may see an event
-//!    again, but only as a repeat of a version it has already seen, never out of order.
-//! 3. **Checkpoint ≤ acknowledged.** The checkpoint is written only after the whole batch was
-//!    acknowledged, and it is the batch's last `(tx_id, position)`. A crash at any point leaves a
-//!    checkpoint at or before the first unacknowledged event: a restart re-sends, never skips.
+//! 1. **At least once, nothing skipped.** Every event taken is put in exactly one lane (its
+//!    stream's queue: [`Publisher::prepare`]) and stays there until the broker acknowledged it.
+//!    A failed send is retried (exponential backoff with jitter, `retry_initial_ms` up to
+//!    `retry_max_ms`) from the lane's first unacknowledged event. There is no give-up path: the
+//!    only way out is the relay stopping, after which the next active relay resumes from the
+//!    stored checkpoint.
+//! 2. **Queue order is log order, across batches and retries.** A lane has at most one send in
+//!    flight (or one retry pending), and a send carries the lane's oldest unacknowledged events,
+//!    in `$all` order. So no event is sent to a queue before every earlier event of that queue
+//!    was acknowledged on it. All events of a stream share a queue: a consumer may see an event
+//!    again (a retry of a batch the broker had stored after all), never out of order.
+//! 3. **Checkpoint ≤ acknowledged prefix.** The pump reports to the [`Checkpointer`] only the
+//!    last event of the longest prefix of taken events that is acknowledged entirely; the
+//!    checkpointer stores only values it was given (the latest one, coalescing). So the stored
+//!    checkpoint never passes an unacknowledged event, and a crash at any point leaves it at or
+//!    before the first unacknowledged event: a restart re-sends, never skips.
+//! 4. **Bounded.** At most [`Limits::max_pending_events`] events are taken and not yet in the
+//!    acknowledged prefix, at most [`Limits::max_sends_in_flight`] sends are in flight (one per
+//!    lane), each of at most [`Limits::max_batch_events`] events (and within the publisher's
+//!    byte limit). Unbounded concurrent sends fail (ROCKETMQ.md).
+//! 5. **Stopping.** Dropping [`Pump::run`]'s future stops publishing: sends in flight are
+//!    abandoned and count as unacknowledged. [`Checkpointer::finish`] then stores the last
+//!    reported value, best effort.
 
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use event_store::{AllPosition, RecordedEvent};
-use tracing::{instrument, warn};
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+use tracing::warn;
 
 use crate::metrics::RelayMetrics;
 
-/// Publishes a batch of events, in order, acknowledged as a whole.
-pub trait Publisher: Send {
-    /// Why a publish failed; the batch is retried whole.
-    type Error: std::error::Error + Send + Sync + 'static;
+mod checkpointer;
 
-    /// Publishes `events` (in `$all` order). `Ok` only if every event was acknowledged.
-    fn publish(
-        &mut self,
-        events: &[RecordedEvent],
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+pub use checkpointer::{Checkpointer, load_checkpoint};
+
+/// Sends events to the broker, one lane (queue) at a time.
+pub trait Publisher: Sync {
+    /// Why preparing or sending failed; retried.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// A queue: all events of one stream share one lane.
+    type Lane: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static;
+    /// An event encoded for sending.
+    type Message: Send + Sync + 'static;
+
+    /// Encodes `event` and names its lane. Called in `$all` order, once per event (again only
+    /// after a failure).
+    fn prepare(
+        &self,
+        event: &RecordedEvent,
+    ) -> impl Future<Output = Result<(Self::Lane, Self::Message), Self::Error>> + Send;
+
+    /// Sends a prefix of `messages` (all of `lane`, oldest first, never empty) as one batch and
+    /// returns its length: `Ok(n)` (1 ≤ n ≤ len) only if the broker acknowledged all `n`.
+    fn send(
+        &self,
+        lane: &Self::Lane,
+        messages: &[Self::Message],
+    ) -> impl Future<Output = Result<usize, Self::Error>> + Send;
 }
 
 /// Where the relay keeps its checkpoint.
@@ -48,7 +84,7 @@ pub trait CheckpointStore: Send {
     /// The stored checkpoint ([`AllPosition::START`] when none).
     fn load(&mut self) -> impl Future<Output = Result<AllPosition, Self::Error>> + Send;
 
-    /// Stores `at`, the last event of an acknowledged batch.
+    /// Stores `at`, the last event of an acknowledged prefix.
     fn store(&mut self, at: AllPosition) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
@@ -73,87 +109,318 @@ impl Backoff {
     }
 }
 
-/// Publishes batches and checkpoints them, keeping the invariant of this module.
-pub struct Pump<P, C> {
-    publisher: P,
-    checkpoints: C,
-    backoff: Backoff,
-    metrics: RelayMetrics,
+/// How much the pump holds and sends at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most events in one send to one lane.
+    pub max_batch_events: usize,
+    /// Most events taken and not yet in the acknowledged prefix.
+    pub max_pending_events: usize,
+    /// Most sends in flight at once (each to another lane).
+    pub max_sends_in_flight: usize,
 }
 
-impl<P: Publisher, C: CheckpointStore> Pump<P, C> {
-    /// A pump over `publisher` and `checkpoints` that reports into `metrics`.
-    pub fn new(publisher: P, checkpoints: C, backoff: Backoff, metrics: RelayMetrics) -> Self {
+impl Limits {
+    /// Limits for batches of `batch_size` events: a few batches' worth pending, eight sends in
+    /// flight.
+    pub fn for_batch_size(batch_size: usize) -> Self {
+        let batch_size = batch_size.max(1);
         Self {
-            publisher,
-            checkpoints,
+            max_batch_events: batch_size,
+            max_pending_events: batch_size.saturating_mul(PENDING_BATCHES),
+            max_sends_in_flight: MAX_SENDS_IN_FLIGHT,
+        }
+    }
+}
+
+/// Events pending at most, in batches of `relay.batch_size`.
+const PENDING_BATCHES: usize = 8;
+/// Sends in flight at most across lanes; as many as `send_events` allows (ROCKETMQ.md: unbounded
+/// concurrent sends fail).
+const MAX_SENDS_IN_FLIGHT: usize = 8;
+
+/// One queue's unacknowledged events, oldest first.
+struct Lane<M> {
+    /// Sequence numbers of every unacknowledged event of the lane, in flight ones first.
+    seqs: VecDeque<u64>,
+    /// The messages not in flight: those of the last `waiting.len()` entries of `seqs`.
+    waiting: VecDeque<M>,
+    /// A send or a retry pause is under way.
+    busy: bool,
+    /// In the ready queue.
+    ready: bool,
+    /// Failed sends in a row.
+    failures: u32,
+}
+
+impl<M> Default for Lane<M> {
+    fn default() -> Self {
+        Self {
+            seqs: VecDeque::new(),
+            waiting: VecDeque::new(),
+            busy: false,
+            ready: false,
+            failures: 0,
+        }
+    }
+}
+
+/// What a lane's future in flight came back with.
+enum Outcome<L, M, E> {
+    /// A send finished: the messages it took, and how many were acknowledged.
+    Sent {
+        lane: L,
+        batch: Vec<M>,
+        result: Result<usize, E>,
+    },
+    /// A lane's pause after a failure is over.
+    RetryDue { lane: L },
+}
+
+type InFlight<'a, L, M, E> =
+    FuturesUnordered<Pin<Box<dyn Future<Output = Outcome<L, M, E>> + Send + 'a>>>;
+type Prepared<L, M> = Vec<(L, M, AllPosition, DateTime<Utc>)>;
+type Preparing<'a, L, M> = Pin<Box<dyn Future<Output = Prepared<L, M>> + Send + 'a>>;
+
+/// Publishes events through per-queue lanes and reports the acknowledged prefix, keeping the
+/// invariant of this module.
+pub struct Pump<P: Publisher> {
+    backoff: Backoff,
+    limits: Limits,
+    metrics: RelayMetrics,
+    lanes: HashMap<P::Lane, Lane<P::Message>>,
+    /// Lanes with waiting messages and nothing in flight, in the order they became so.
+    ready: VecDeque<P::Lane>,
+    /// Taken events not yet in the acknowledged prefix: from sequence number `base` on.
+    taken: VecDeque<(AllPosition, DateTime<Utc>)>,
+    base: u64,
+    sends_in_flight: usize,
+}
+
+impl<P: Publisher> Pump<P> {
+    /// A pump retrying with `backoff` within `limits`, reporting into `metrics`.
+    pub fn new(backoff: Backoff, limits: Limits, metrics: RelayMetrics) -> Self {
+        Self {
             backoff,
+            limits,
             metrics,
+            lanes: HashMap::new(),
+            ready: VecDeque::new(),
+            taken: VecDeque::new(),
+            base: 0,
+            sends_in_flight: 0,
         }
     }
 
-    /// The stored checkpoint, retried until it can be read.
-    pub async fn load_checkpoint(&mut self) -> AllPosition {
-        let mut failures = 0;
+    /// Takes events from `events` (in `$all` order), publishes them through `publisher`, and
+    /// reports each new end of the acknowledged prefix to `checkpointer`. Returns once `events`
+    /// is closed and everything taken was acknowledged; stop it by dropping the future (what
+    /// was in flight is then unacknowledged, and the pump with it is gone: a new active phase
+    /// starts a new one from the stored checkpoint).
+    pub async fn run(
+        mut self,
+        publisher: &P,
+        events: &mut mpsc::Receiver<RecordedEvent>,
+        checkpointer: &Checkpointer,
+    ) {
+        let mut in_flight: InFlight<'_, P::Lane, P::Message, P::Error> = FuturesUnordered::new();
+        let mut preparing: Option<Preparing<'_, P::Lane, P::Message>> = None;
+        let mut open = true;
+        let mut buffer = Vec::new();
         loop {
-            match self.checkpoints.load().await {
-                Ok(at) => return at,
-                Err(error) => {
-                    failures += 1;
-                    warn!(%error, failures, "reading the checkpoint failed; retrying");
-                    tokio::time::sleep(self.backoff.delay(failures)).await;
+            self.start_sends(publisher, &mut in_flight);
+            let room = self
+                .limits
+                .max_pending_events
+                .saturating_sub(self.taken.len());
+            tokio::select! {
+                biased;
+                Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                    self.settle(outcome, &mut in_flight, checkpointer);
+                }
+                prepared = async { preparing.as_mut().expect("checked").await }, if preparing.is_some() => {
+                    preparing = None;
+                    self.take(prepared);
+                }
+                taken = events.recv_many(&mut buffer, room), if open && preparing.is_none() && room > 0 => {
+                    if taken == 0 {
+                        open = false;
+                    } else {
+                        let chunk = std::mem::take(&mut buffer);
+                        preparing = Some(Box::pin(prepare_all(publisher, chunk, self.backoff, self.metrics.clone())));
+                    }
+                }
+                else => {
+                    // Nothing in flight, nothing being prepared, and no more events: every
+                    // taken event was acknowledged.
+                    debug_assert!(self.taken.is_empty());
+                    return;
                 }
             }
         }
     }
 
-    /// Publishes `batch` until acknowledged, then stores its last position as the checkpoint;
-    /// returns that position. Never returns before both happened (see the module invariant):
-    /// stop it by dropping the future.
-    #[instrument(
-        name = "relay_batch",
-        skip_all,
-        fields(
-            events = batch.len(),
-            first = %batch.first().map(RecordedEvent::all_position).unwrap_or_default(),
-            last = %batch.last().map(RecordedEvent::all_position).unwrap_or_default(),
-        )
-    )]
-    pub async fn process(&mut self, batch: &[RecordedEvent]) -> Option<AllPosition> {
-        let last = batch.last()?;
-        let mut failures = 0;
-        while let Err(error) = self.publisher.publish(batch).await {
-            failures += 1;
-            self.metrics.send_failures.inc();
-            let pause = self.backoff.delay(failures);
-            warn!(error = %error_chain(&error), failures, ?pause, "publishing failed; retrying the same batch");
-            tokio::time::sleep(pause).await;
+    /// Events prepared (in `$all` order) enter their lanes.
+    fn take(&mut self, prepared: Prepared<P::Lane, P::Message>) {
+        for (lane_id, message, at, recorded_at) in prepared {
+            let seq = self.base + self.taken.len() as u64;
+            self.taken.push_back((at, recorded_at));
+            let lane = self.lanes.entry(lane_id.clone()).or_default();
+            lane.seqs.push_back(seq);
+            lane.waiting.push_back(message);
+            if !lane.busy && !lane.ready {
+                lane.ready = true;
+                self.ready.push_back(lane_id);
+            }
         }
-        self.metrics.published_events.inc_by(batch.len() as u64);
-        self.metrics.batches.inc();
-        let lag = chrono::Utc::now() - last.recorded_at;
-        self.metrics.lag_ms.set(lag.num_milliseconds().max(0));
-
-        let at = last.all_position();
-        let mut failures = 0;
-        while let Err(error) = self.checkpoints.store(at).await {
-            // The batch is acknowledged; only the checkpoint is late. Retrying the write (not the
-            // publish) keeps the checkpoint ≤ acknowledged.
-            failures += 1;
-            warn!(error = %error_chain(&error), failures, "storing the checkpoint failed; retrying");
-            tokio::time::sleep(self.backoff.delay(failures)).await;
-        }
-        self.metrics
-            .checkpoint_position
-            .set(i64::try_from(at.position).unwrap_or(i64::MAX));
-        tracing::debug!(checkpoint = %at, "batch published");
-        Some(at)
     }
 
-    /// The publisher and the checkpoint store back.
-    pub fn into_parts(self) -> (P, C) {
-        (self.publisher, self.checkpoints)
+    /// Starts a send for ready lanes while send slots are free.
+    fn start_sends<'a>(
+        &mut self,
+        publisher: &'a P,
+        in_flight: &mut InFlight<'a, P::Lane, P::Message, P::Error>,
+    ) {
+        while self.sends_in_flight < self.limits.max_sends_in_flight {
+            let Some(lane_id) = self.ready.pop_front() else {
+                return;
+            };
+            let lane = self.lanes.get_mut(&lane_id).expect("a ready lane exists");
+            lane.ready = false;
+            debug_assert!(!lane.busy && !lane.waiting.is_empty());
+            let count = lane.waiting.len().min(self.limits.max_batch_events.max(1));
+            let batch: Vec<P::Message> = lane.waiting.drain(..count).collect();
+            lane.busy = true;
+            self.sends_in_flight += 1;
+            in_flight.push(Box::pin(async move {
+                let result = publisher.send(&lane_id, &batch).await;
+                Outcome::Sent {
+                    lane: lane_id,
+                    batch,
+                    result,
+                }
+            }));
+        }
     }
+
+    /// Applies what a lane's future came back with.
+    fn settle<'a>(
+        &mut self,
+        outcome: Outcome<P::Lane, P::Message, P::Error>,
+        in_flight: &mut InFlight<'a, P::Lane, P::Message, P::Error>,
+        checkpointer: &Checkpointer,
+    ) {
+        match outcome {
+            Outcome::Sent {
+                lane: lane_id,
+                mut batch,
+                result,
+            } => {
+                self.sends_in_flight -= 1;
+                let lane = self
+                    .lanes
+                    .get_mut(&lane_id)
+                    .expect("a lane in flight exists");
+                match result {
+                    Ok(acknowledged) => {
+                        let acknowledged = acknowledged.clamp(1, batch.len());
+                        lane.failures = 0;
+                        lane.seqs.drain(..acknowledged);
+                        // What the publisher did not take goes back to the front, in order.
+                        for message in batch.drain(acknowledged..).rev() {
+                            lane.waiting.push_front(message);
+                        }
+                        lane.busy = false;
+                        if !lane.waiting.is_empty() {
+                            lane.ready = true;
+                            self.ready.push_back(lane_id);
+                        }
+                        self.metrics.published_events.inc_by(acknowledged as u64);
+                        self.metrics.batches.inc();
+                        self.advance(checkpointer);
+                    }
+                    Err(error) => {
+                        for message in batch.into_iter().rev() {
+                            lane.waiting.push_front(message);
+                        }
+                        lane.failures += 1;
+                        self.metrics.send_failures.inc();
+                        let pause = self.backoff.delay(lane.failures);
+                        warn!(
+                            lane = ?lane_id,
+                            error = %error_chain(&error),
+                            failures = lane.failures,
+                            ?pause,
+                            "publishing failed; retrying from the lane's first unacknowledged event"
+                        );
+                        in_flight.push(Box::pin(async move {
+                            tokio::time::sleep(pause).await;
+                            Outcome::RetryDue { lane: lane_id }
+                        }));
+                    }
+                }
+            }
+            Outcome::RetryDue { lane: lane_id } => {
+                let lane = self.lanes.get_mut(&lane_id).expect("a pausing lane exists");
+                lane.busy = false;
+                if !lane.waiting.is_empty() && !lane.ready {
+                    lane.ready = true;
+                    self.ready.push_back(lane_id);
+                }
+            }
+        }
+    }
+
+    /// Moves the acknowledged prefix up to the first unacknowledged event of any lane and
+    /// reports its new end.
+    fn advance(&mut self, checkpointer: &Checkpointer) {
+        let end = self.base + self.taken.len() as u64;
+        let first_unacknowledged = self
+            .lanes
+            .values()
+            .filter_map(|lane| lane.seqs.front().copied())
+            .min()
+            .unwrap_or(end);
+        let mut last = None;
+        while self.base < first_unacknowledged {
+            last = self.taken.pop_front();
+            self.base += 1;
+        }
+        if let Some((at, recorded_at)) = last {
+            let lag = Utc::now() - recorded_at;
+            self.metrics.lag_ms.set(lag.num_milliseconds().max(0));
+            checkpointer.acknowledged(at);
+        }
+    }
+}
+
+/// Prepares `events` in order, retrying each until it is prepared.
+async fn prepare_all<P: Publisher>(
+    publisher: &P,
+    events: Vec<RecordedEvent>,
+    backoff: Backoff,
+    metrics: RelayMetrics,
+) -> Prepared<P::Lane, P::Message> {
+    let mut prepared = Vec::with_capacity(events.len());
+    for event in events {
+        let mut failures = 0;
+        loop {
+            match publisher.prepare(&event).await {
+                Ok((lane, message)) => {
+                    prepared.push((lane, message, event.all_position(), event.recorded_at));
+                    break;
+                }
+                Err(error) => {
+                    failures += 1;
+                    metrics.send_failures.inc();
+                    let pause = backoff.delay(failures);
+                    warn!(error = %error_chain(&error), failures, ?pause, at = %event.all_position(), "preparing an event failed; retrying");
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+    prepared
 }
 
 /// `error` and its sources, `: `-separated, for one log field.

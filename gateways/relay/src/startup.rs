@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use event_store::{AllPosition, EventStore, RecordedEvent, Subscription};
-use futures::FutureExt;
+use event_store::{AllPosition, EventStore, Subscription};
 use metrics_gateway::{MetricsServer, Registry};
 use rocketmq_gateway::{BrokerClient, BrokerClientConfig, EventTopics, Producer};
 use settings::Settings;
@@ -15,7 +14,9 @@ use sqlx::postgres::PgConnectOptions;
 use tracing::{error, info, warn};
 
 use crate::epoch;
-use crate::pump::{Backoff, Pump, error_chain, millis_since};
+use crate::pump::{
+    Backoff, Checkpointer, Limits, Pump, error_chain, load_checkpoint, millis_since,
+};
 use crate::{
     KNOWN_CATEGORIES, LogEpoch, PgCheckpoints, RelayError, RelayMetrics, RocketMqPublisher, Standby,
 };
@@ -26,6 +27,8 @@ const OBSERVE_INTERVAL: Duration = Duration::from_secs(1);
 const EPOCH_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a refusing relay repeats its error in the log.
 const MISMATCH_REPORT_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a stopping relay tries to store its last acknowledged checkpoint.
+const FINAL_CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A built relay, ready to run. Run it to the end ([`Relay::run`]): that also shuts the broker
 /// client down, which must not simply be dropped inside a runtime.
@@ -106,11 +109,21 @@ impl Relay {
             };
             info!(relay = %name, "relay active: holding the leadership lock");
             let mut producer: Option<Producer> = None;
+            let mut checkpointer: Option<Checkpointer> = None;
             let outcome = tokio::select! {
-                outcome = self.active(&mut producer) => Some(outcome),
+                outcome = self.active(&mut producer, &mut checkpointer) => Some(outcome),
                 () = leader.lost() => Some(RelayError::LeadershipLost),
                 () = &mut shutdown => None,
             };
+            // Publishing has stopped (the active phase is dropped): store the last acknowledged
+            // checkpoint, unless the database turned out to be another cluster.
+            if let Some(checkpointer) = checkpointer {
+                if matches!(outcome, Some(RelayError::LogEpochChanged { .. })) {
+                    drop(checkpointer);
+                } else {
+                    checkpointer.finish(FINAL_CHECKPOINT_TIMEOUT).await;
+                }
+            }
             self.metrics.active.set(0);
             // A standby refuses nothing; the next activation checks the checkpoint again.
             self.metrics.log_epoch_mismatch.set(0);
@@ -136,8 +149,13 @@ impl Relay {
     }
 
     /// The active phase: the log-epoch check, producer, topics, checkpoint, then the publish
-    /// loop. Returns only on an error; stopped by being dropped.
-    async fn active(&self, producer_slot: &mut Option<Producer>) -> RelayError {
+    /// loop. Returns only on an error; stopped by being dropped. Leaves the producer and the
+    /// checkpoint writer in the slots, for the caller to stop.
+    async fn active(
+        &self,
+        producer_slot: &mut Option<Producer>,
+        checkpointer_slot: &mut Option<Checkpointer>,
+    ) -> RelayError {
         let relay = &self.settings.relay;
         let backoff = Backoff {
             initial: Duration::from_millis(relay.retry_initial_ms.max(1)),
@@ -149,7 +167,7 @@ impl Relay {
             Ok(producer) => producer_slot.insert(producer),
             Err(error) => return error.into(),
         };
-        let mut publisher = RocketMqPublisher::new(
+        let publisher = RocketMqPublisher::new(
             &self.broker,
             producer,
             EventTopics::new(self.settings.rocketmq.topic_prefix.clone()),
@@ -164,10 +182,26 @@ impl Relay {
                 tokio::time::sleep(backoff.delay(failures)).await;
             }
         }
-        let checkpoints =
+        let mut checkpoints =
             PgCheckpoints::new(self.store.pool().clone(), relay.name.clone()).in_epoch(epoch);
-        let mut pump = Pump::new(publisher, checkpoints, backoff, self.metrics.clone());
-        self.publish_loop(&mut pump, epoch).await
+        let checkpoint = load_checkpoint(&mut checkpoints, backoff).await;
+        info!(%checkpoint, "relay resuming after checkpoint");
+        self.metrics
+            .checkpoint_position
+            .set(i64::try_from(checkpoint.position).unwrap_or(i64::MAX));
+        let checkpointer = checkpointer_slot.insert(Checkpointer::start(
+            checkpoints,
+            checkpoint,
+            backoff,
+            self.metrics.clone(),
+        ));
+        let pump = Pump::new(
+            backoff,
+            Limits::for_batch_size(relay.batch_size),
+            self.metrics.clone(),
+        );
+        self.publish_loop(pump, &publisher, checkpointer, epoch)
+            .await
     }
 
     /// Returns once the checkpoint belongs to this database's log epoch, with that epoch
@@ -210,51 +244,46 @@ impl Relay {
         }
     }
 
-    async fn publish_loop(
+    /// Feeds the pump from the `$all` subscription after the checkpoint, and observes (metrics,
+    /// log epoch) every [`OBSERVE_INTERVAL`] meanwhile. Returns only on an error.
+    async fn publish_loop<'p>(
         &self,
-        pump: &mut Pump<RocketMqPublisher<'_>, PgCheckpoints>,
+        pump: Pump<RocketMqPublisher<'p>>,
+        publisher: &RocketMqPublisher<'p>,
+        checkpointer: &Checkpointer,
         epoch: LogEpoch,
     ) -> RelayError {
-        let mut checkpoint = pump.load_checkpoint().await;
-        info!(%checkpoint, "relay resuming after checkpoint");
-        self.metrics
-            .checkpoint_position
-            .set(i64::try_from(checkpoint.position).unwrap_or(i64::MAX));
-        let mut subscription = match self.store.subscribe_all(checkpoint).await {
+        let mut subscription = match self.store.subscribe_all(checkpointer.latest()).await {
             Ok(subscription) => subscription,
             Err(error) => return error.into(),
         };
-        let batch_size = self.settings.relay.batch_size.max(1);
-        let mut observed = Instant::now();
-        let mut tick = tokio::time::interval(OBSERVE_INTERVAL);
-        loop {
-            let first = tokio::select! {
-                next = subscription.next() => match next {
-                    Some(Ok(event)) => event,
-                    Some(Err(error)) => return error.into(),
-                    None => return RelayError::SubscriptionEnded,
-                },
-                _ = tick.tick() => {
-                    if let Some(error) = self.observe(&subscription, checkpoint, epoch).await {
-                        return error;
+        let (events, mut taken) = tokio::sync::mpsc::channel(self.settings.relay.batch_size.max(1));
+        let feed = async {
+            let mut tick = tokio::time::interval(OBSERVE_INTERVAL);
+            let mut held = None;
+            loop {
+                tokio::select! {
+                    permit = events.reserve(), if held.is_some() => match permit {
+                        Ok(permit) => permit.send(held.take().expect("checked")),
+                        Err(_) => return RelayError::SubscriptionEnded,
+                    },
+                    next = subscription.next(), if held.is_none() => match next {
+                        Some(Ok(event)) => held = Some(event),
+                        Some(Err(error)) => return error.into(),
+                        None => return RelayError::SubscriptionEnded,
+                    },
+                    _ = tick.tick() => {
+                        let acknowledged = checkpointer.latest();
+                        if let Some(error) = self.observe(&subscription, acknowledged, epoch).await {
+                            return error;
+                        }
                     }
-                    observed = Instant::now();
-                    continue;
                 }
-            };
-            let batch = match take_ready(&mut subscription, first, batch_size) {
-                Ok(batch) => batch,
-                Err(error) => return error,
-            };
-            if let Some(at) = pump.process(&batch).await {
-                checkpoint = at;
             }
-            if observed.elapsed() >= OBSERVE_INTERVAL {
-                if let Some(error) = self.observe(&subscription, checkpoint, epoch).await {
-                    return error;
-                }
-                observed = Instant::now();
-            }
+        };
+        tokio::select! {
+            error = feed => error,
+            () = pump.run(publisher, &mut taken, checkpointer) => RelayError::SubscriptionEnded,
         }
     }
 
@@ -298,26 +327,6 @@ impl Relay {
         }
         None
     }
-}
-
-/// `first` and every further event the subscription has ready right now, up to `limit`.
-fn take_ready(
-    subscription: &mut Subscription,
-    first: RecordedEvent,
-    limit: usize,
-) -> Result<Vec<RecordedEvent>, RelayError> {
-    let mut batch = vec![first];
-    while batch.len() < limit {
-        // `next` is cancel-safe (a channel receive): polling it once and dropping it loses
-        // nothing.
-        match subscription.next().now_or_never() {
-            Some(Some(Ok(event))) => batch.push(event),
-            Some(Some(Err(error))) => return Err(error.into()),
-            Some(None) => return Err(RelayError::SubscriptionEnded),
-            None => break,
-        }
-    }
-    Ok(batch)
 }
 
 /// Completes on SIGTERM or ctrl-c.

@@ -1,9 +1,11 @@
 //! Producing with per-stream order: every message of one stream goes to the same queue.
 //!
-//! Two ways to send, with the same queue choice: [`Producer::send_ordered`] sends one message
+//! Three ways to send, with the same queue choice: [`Producer::send_ordered`] sends one message
 //! through the client's `SelectMessageQueueByHash`; [`Producer::send_events`] groups many events by
 //! that same queue and sends each group with `send_batch_to_queue` (docs/relay-ordering.md),
-//! keeping the input order within every queue.
+//! keeping the input order within every queue; [`Producer::queue_of`] and [`Producer::send_to_queue`]
+//! split that in two, so a caller that keeps its own per-queue lanes (the relay,
+//! docs/relay-pipeline.md) routes an event once and sends one queue's batch when it chooses.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,7 +27,7 @@ use crate::event_message::OutgoingEvent;
 
 mod batch;
 
-use batch::{QueueGroup, estimated_size, send_group};
+use batch::{QueueGroup, estimated_size, send_batch, send_group};
 
 /// How long a topic's publish queue list is reused before it is fetched again from the name
 /// server (the client refreshes its own route table every 30 s).
@@ -189,18 +191,7 @@ impl Producer {
                     queues
                 }
             };
-            let pairs = event.property_pairs();
-            let message = build_message(
-                &event.topic,
-                &event.tag,
-                &event.key,
-                event.body.clone(),
-                &pairs,
-            )
-            .map_err(|source| GatewayError::InvalidMessage {
-                topic: event.topic.clone(),
-                source,
-            })?;
+            let message = encode_message(event)?;
             let selector = event.selector.as_str();
             let queue = SelectMessageQueueByHash
                 .select(&queues, &message, &selector)
@@ -253,6 +244,68 @@ impl Producer {
         Ok(receipts.into_iter().map(|(_, receipt)| receipt).collect())
     }
 
+    /// The queue [`Producer::send_events`] sends `event` to: `(broker name, queue id)` of the hash
+    /// of [`OutgoingEvent::selector`] over the topic's publish queues. Fails with
+    /// [`GatewayError::NoRoute`] while the topic has no route.
+    pub async fn queue_of(&self, event: &OutgoingEvent) -> Result<(String, i32), GatewayError> {
+        let queues = self.publish_queues(&event.topic).await?;
+        // The hash selector reads only the argument; it still wants a message to look at.
+        let placeholder = build_message(&event.topic, "", "", vec![0], &[]).map_err(|source| {
+            GatewayError::InvalidMessage {
+                topic: event.topic.clone(),
+                source,
+            }
+        })?;
+        let queue = SelectMessageQueueByHash
+            .select(&queues, &placeholder, &event.selector.as_str())
+            .ok_or_else(|| GatewayError::NoRoute {
+                topic: event.topic.clone(),
+            })?;
+        Ok((queue.broker_name().to_string(), queue.queue_id()))
+    }
+
+    /// Sends the longest prefix of `events` (all of one topic, in order) that stays within
+    /// `max_batch_bytes` (estimated encoded size; at least the first event, however large) as one
+    /// `send_batch_to_queue` call to queue `queue_id` of `broker`, as [`Producer::queue_of`]
+    /// answered, and waits for the broker's answer.
+    ///
+    /// `Ok` only for `SEND_OK`, with a receipt per event of the prefix, in order: its length says
+    /// how many events were sent (docs/relay-ordering.md). On `Err` the batch may or may not have
+    /// been stored: send these events again, before anything later of that queue.
+    #[instrument(skip_all, fields(producer_group = %self.group, queue_id, events))]
+    pub async fn send_to_queue(
+        &self,
+        broker: &str,
+        queue_id: i32,
+        events: &[OutgoingEvent],
+        max_batch_bytes: usize,
+    ) -> Result<Vec<SendReceipt>, GatewayError> {
+        let Some(first) = events.first() else {
+            return Ok(Vec::new());
+        };
+        let mut total = 0;
+        let mut batch = Vec::new();
+        for event in events {
+            let size = estimated_size(event);
+            if !batch.is_empty() && total + size > max_batch_bytes {
+                break;
+            }
+            if event.topic != first.topic {
+                return Err(GatewayError::SendTask {
+                    reason: format!(
+                        "one batch for two topics: {} and {}",
+                        first.topic, event.topic
+                    ),
+                });
+            }
+            total += size;
+            batch.push(encode_message(event)?);
+        }
+        tracing::Span::current().record("events", batch.len());
+        let queue = MessageQueue::from_parts(first.topic.as_str(), broker, queue_id);
+        send_batch(&self.inner, &first.topic, queue, batch).await
+    }
+
     /// The topic's publish queues in the order the client's selector sees them, cached for
     /// [`QUEUE_LIST_TTL`].
     async fn publish_queues(&self, topic: &str) -> Result<Arc<Vec<MessageQueue>>, GatewayError> {
@@ -292,6 +345,22 @@ impl Producer {
     pub async fn shutdown(mut self) {
         self.inner.shutdown().await;
     }
+}
+
+/// `event` as a client message.
+fn encode_message(event: &OutgoingEvent) -> Result<Message, GatewayError> {
+    let pairs = event.property_pairs();
+    build_message(
+        &event.topic,
+        &event.tag,
+        &event.key,
+        event.body.clone(),
+        &pairs,
+    )
+    .map_err(|source| GatewayError::InvalidMessage {
+        topic: event.topic.clone(),
+        source,
+    })
 }
 
 fn build_message(

@@ -50,17 +50,26 @@ pub(super) async fn send_group(
             .map_err(|_| GatewayError::SendTask {
                 reason: "send permits closed".to_owned(),
             })?;
-        let result = producer
-            .send_batch_to_queue(batch, queue.clone())
-            .await
-            .map_err(GatewayError::client("send batch"))?;
-        receipts.extend(indices.iter().copied().zip(batch_receipts(
-            &topic,
-            indices.len(),
-            result,
-        )?));
+        let batch_receipts = send_batch(&producer, &topic, queue.clone(), batch).await?;
+        receipts.extend(indices.iter().copied().zip(batch_receipts));
     }
     Ok(receipts)
+}
+
+/// Sends `batch` to `queue` of `topic` as one request; a receipt per message, in order, only if
+/// the broker answered `SEND_OK`.
+pub(super) async fn send_batch(
+    producer: &DefaultMQProducer,
+    topic: &str,
+    queue: MessageQueue,
+    batch: Vec<Message>,
+) -> Result<Vec<SendReceipt>, GatewayError> {
+    let count = batch.len();
+    let result = producer
+        .send_batch_to_queue(batch, queue)
+        .await
+        .map_err(GatewayError::client("send batch"))?;
+    batch_receipts(topic, count, result)
 }
 
 /// One receipt per message of an acknowledged batch: the broker answers the comma-separated
