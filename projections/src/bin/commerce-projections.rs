@@ -5,7 +5,7 @@
 //! commerce-projections parked list [--projection P]  show parked events, each with its #id
 //! commerce-projections parked redrive --projection P --stream S
 //! commerce-projections parked skip --id N            drop parked event #N (the oldest of its stream)
-//! commerce-projections rebuild P                     stop P's workers first
+//! commerce-projections rebuild P                     P's workers wait meanwhile (its lease)
 //! ```
 //!
 //! A stream with a parked event stays stopped for its projection until none is left: fix the

@@ -473,3 +473,95 @@ pub async fn markers_of(
 pub fn normalise(snapshot: serde_json::Value, prefix: &str) -> String {
     snapshot.to_string().replace(prefix, "<prefix>")
 }
+
+/// A Redis server of one test's own, on a free loopback port, persisting nothing: a test may
+/// flush it or restore old keys into it without disturbing the tests that share the machine's
+/// Redis. Killed when dropped.
+pub struct PrivateRedis {
+    child: Child,
+    pub url: String,
+}
+
+impl PrivateRedis {
+    /// Starts `redis-server` (installed by scripts/setup) and waits until it answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts (scripts/setup installs it)");
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        wait_for(Duration::from_secs(20), "the private Redis", || async {
+            match redis::Client::open(redis.url.as_str()) {
+                Ok(client) => client.get_multiplexed_async_connection().await.is_ok(),
+                Err(_) => false,
+            }
+        })
+        .await;
+        redis
+    }
+
+    /// A connection to it.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// SIGTERM, then waits for the exit: the worker's shutdown hook unlocks its queues at the broker,
+/// so the next worker takes them over at once.
+pub fn stop_gracefully(mut worker: Worker) {
+    let pid = worker.0.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if worker.0.try_wait().expect("try_wait").is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Dropping it SIGKILLs it.
+}
+
+/// Whether every read model of `live` equals a fresh rebuild from `db`'s log by `rebuilt`
+/// (another database and Redis prefix); the first difference is printed.
+pub async fn equal_to_rebuild(
+    live: &ProjectionRuntime,
+    live_prefix: &str,
+    rebuilt: &ProjectionRuntime,
+    rebuilt_prefix: &str,
+) -> Result<(), String> {
+    for projection in read_models::all() {
+        rebuilt.rebuild(&projection).await.unwrap();
+        let fresh = normalise(rebuilt.snapshot(&projection).await.unwrap(), rebuilt_prefix);
+        let converged = normalise(live.snapshot(&projection).await.unwrap(), live_prefix);
+        if fresh != converged {
+            return Err(format!(
+                "read model {} differs from a fresh rebuild:\n live:    {converged}\n rebuilt: {fresh}",
+                projection.name()
+            ));
+        }
+    }
+    Ok(())
+}
