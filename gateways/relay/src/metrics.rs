@@ -76,7 +76,7 @@ impl RelayMetrics {
         );
         registry.register(
             "relay_lag_ms",
-            "Age of the last published event at acknowledgement; 0 when caught up",
+            "Age of the acknowledged prefix's last event when acknowledged; 0 when caught up",
             self.lag_ms.clone(),
         );
         registry.register(

@@ -48,8 +48,10 @@ use tracing::warn;
 use crate::metrics::RelayMetrics;
 
 mod checkpointer;
+mod lane;
 
 pub use checkpointer::{Checkpointer, load_checkpoint};
+use lane::Lane;
 
 /// Sends events to the broker, one lane (queue) at a time.
 pub trait Publisher: Sync {
@@ -139,32 +141,6 @@ const PENDING_BATCHES: usize = 8;
 /// concurrent sends fail).
 const MAX_SENDS_IN_FLIGHT: usize = 8;
 
-/// One queue's unacknowledged events, oldest first.
-struct Lane<M> {
-    /// Sequence numbers of every unacknowledged event of the lane, in flight ones first.
-    seqs: VecDeque<u64>,
-    /// The messages not in flight: those of the last `waiting.len()` entries of `seqs`.
-    waiting: VecDeque<M>,
-    /// A send or a retry pause is under way.
-    busy: bool,
-    /// In the ready queue.
-    ready: bool,
-    /// Failed sends in a row.
-    failures: u32,
-}
-
-impl<M> Default for Lane<M> {
-    fn default() -> Self {
-        Self {
-            seqs: VecDeque::new(),
-            waiting: VecDeque::new(),
-            busy: false,
-            ready: false,
-            failures: 0,
-        }
-    }
-}
-
 /// What a lane's future in flight came back with.
 enum Outcome<L, M, E> {
     /// A send finished: the messages it took, and how many were acknowledged.
@@ -238,16 +214,23 @@ impl<P: Publisher> Pump<P> {
                 Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
                     self.settle(outcome, &mut in_flight, checkpointer);
                 }
-                prepared = async { preparing.as_mut().expect("checked").await }, if preparing.is_some() => {
+                // Encoding and routing the next events while earlier ones are in flight.
+                prepared = async { preparing.as_mut().expect("checked").await },
+                    if preparing.is_some() =>
+                {
                     preparing = None;
                     self.take(prepared);
                 }
-                taken = events.recv_many(&mut buffer, room), if open && preparing.is_none() && room > 0 => {
+                taken = events.recv_many(&mut buffer, room),
+                    if open && preparing.is_none() && room > 0 =>
+                {
                     if taken == 0 {
                         open = false;
                     } else {
                         let chunk = std::mem::take(&mut buffer);
-                        preparing = Some(Box::pin(prepare_all(publisher, chunk, self.backoff, self.metrics.clone())));
+                        let metrics = self.metrics.clone();
+                        preparing =
+                            Some(Box::pin(prepare_all(publisher, chunk, self.backoff, metrics)));
                     }
                 }
                 else => {
@@ -265,11 +248,12 @@ impl<P: Publisher> Pump<P> {
         for (lane_id, message, at, recorded_at) in prepared {
             let seq = self.base + self.taken.len() as u64;
             self.taken.push_back((at, recorded_at));
-            let lane = self.lanes.entry(lane_id.clone()).or_default();
-            lane.seqs.push_back(seq);
-            lane.waiting.push_back(message);
-            if !lane.busy && !lane.ready {
-                lane.ready = true;
+            if self
+                .lanes
+                .entry(lane_id.clone())
+                .or_default()
+                .push(seq, message)
+            {
                 self.ready.push_back(lane_id);
             }
         }
@@ -286,11 +270,7 @@ impl<P: Publisher> Pump<P> {
                 return;
             };
             let lane = self.lanes.get_mut(&lane_id).expect("a ready lane exists");
-            lane.ready = false;
-            debug_assert!(!lane.busy && !lane.waiting.is_empty());
-            let count = lane.waiting.len().min(self.limits.max_batch_events.max(1));
-            let batch: Vec<P::Message> = lane.waiting.drain(..count).collect();
-            lane.busy = true;
+            let batch = lane.start_send(self.limits.max_batch_events);
             self.sends_in_flight += 1;
             in_flight.push(Box::pin(async move {
                 let result = publisher.send(&lane_id, &batch).await;
@@ -304,67 +284,61 @@ impl<P: Publisher> Pump<P> {
     }
 
     /// Applies what a lane's future came back with.
-    fn settle<'a>(
+    fn settle(
         &mut self,
         outcome: Outcome<P::Lane, P::Message, P::Error>,
-        in_flight: &mut InFlight<'a, P::Lane, P::Message, P::Error>,
+        in_flight: &mut InFlight<'_, P::Lane, P::Message, P::Error>,
         checkpointer: &Checkpointer,
     ) {
         match outcome {
             Outcome::Sent {
                 lane: lane_id,
-                mut batch,
-                result,
+                batch,
+                result: Ok(acknowledged),
             } => {
                 self.sends_in_flight -= 1;
                 let lane = self
                     .lanes
                     .get_mut(&lane_id)
                     .expect("a lane in flight exists");
-                match result {
-                    Ok(acknowledged) => {
-                        let acknowledged = acknowledged.clamp(1, batch.len());
-                        lane.failures = 0;
-                        lane.seqs.drain(..acknowledged);
-                        // What the publisher did not take goes back to the front, in order.
-                        for message in batch.drain(acknowledged..).rev() {
-                            lane.waiting.push_front(message);
-                        }
-                        lane.busy = false;
-                        if !lane.waiting.is_empty() {
-                            lane.ready = true;
-                            self.ready.push_back(lane_id);
-                        }
-                        self.metrics.published_events.inc_by(acknowledged as u64);
-                        self.metrics.batches.inc();
-                        self.advance(checkpointer);
-                    }
-                    Err(error) => {
-                        for message in batch.into_iter().rev() {
-                            lane.waiting.push_front(message);
-                        }
-                        lane.failures += 1;
-                        self.metrics.send_failures.inc();
-                        let pause = self.backoff.delay(lane.failures);
-                        warn!(
-                            lane = ?lane_id,
-                            error = %error_chain(&error),
-                            failures = lane.failures,
-                            ?pause,
-                            "publishing failed; retrying from the lane's first unacknowledged event"
-                        );
-                        in_flight.push(Box::pin(async move {
-                            tokio::time::sleep(pause).await;
-                            Outcome::RetryDue { lane: lane_id }
-                        }));
-                    }
+                // Never more than was sent; a publisher answering 0 only gets the batch offered
+                // again.
+                let acknowledged = acknowledged.min(batch.len());
+                if lane.acknowledged(batch, acknowledged) {
+                    self.ready.push_back(lane_id);
                 }
+                self.metrics.published_events.inc_by(acknowledged as u64);
+                self.metrics.batches.inc();
+                self.advance(checkpointer);
+            }
+            Outcome::Sent {
+                lane: lane_id,
+                batch,
+                result: Err(error),
+            } => {
+                self.sends_in_flight -= 1;
+                let lane = self
+                    .lanes
+                    .get_mut(&lane_id)
+                    .expect("a lane in flight exists");
+                let failures = lane.failed(batch);
+                self.metrics.send_failures.inc();
+                let pause = self.backoff.delay(failures);
+                warn!(
+                    lane = ?lane_id,
+                    error = %error_chain(&error),
+                    failures,
+                    ?pause,
+                    "publishing failed; retrying from the lane's first unacknowledged event"
+                );
+                in_flight.push(Box::pin(async move {
+                    tokio::time::sleep(pause).await;
+                    Outcome::RetryDue { lane: lane_id }
+                }));
             }
             Outcome::RetryDue { lane: lane_id } => {
                 let lane = self.lanes.get_mut(&lane_id).expect("a pausing lane exists");
-                lane.busy = false;
-                if !lane.waiting.is_empty() && !lane.ready {
-                    lane.ready = true;
+                if lane.retry_due() {
                     self.ready.push_back(lane_id);
                 }
             }
@@ -378,7 +352,7 @@ impl<P: Publisher> Pump<P> {
         let first_unacknowledged = self
             .lanes
             .values()
-            .filter_map(|lane| lane.seqs.front().copied())
+            .filter_map(Lane::first_unacknowledged)
             .min()
             .unwrap_or(end);
         let mut last = None;
@@ -414,7 +388,13 @@ async fn prepare_all<P: Publisher>(
                     failures += 1;
                     metrics.send_failures.inc();
                     let pause = backoff.delay(failures);
-                    warn!(error = %error_chain(&error), failures, ?pause, at = %event.all_position(), "preparing an event failed; retrying");
+                    warn!(
+                        error = %error_chain(&error),
+                        failures,
+                        ?pause,
+                        at = %event.all_position(),
+                        "preparing an event failed; retrying"
+                    );
                     tokio::time::sleep(pause).await;
                 }
             }

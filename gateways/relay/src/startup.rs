@@ -274,7 +274,8 @@ impl Relay {
                     },
                     _ = tick.tick() => {
                         let acknowledged = checkpointer.latest();
-                        if let Some(error) = self.observe(&subscription, acknowledged, epoch).await {
+                        let observed = self.observe(&subscription, acknowledged, epoch).await;
+                        if let Some(error) = observed {
                             return error;
                         }
                     }
