@@ -80,9 +80,15 @@ impl Checkpointer {
         let last = *latest.borrow();
         // Dropping the sender tells the task to store what it has and end.
         drop(latest);
-        if tokio::time::timeout(within, &mut task).await.is_err() {
-            warn!(checkpoint = %last, ?within, "storing the last checkpoint did not finish in time; abandoned");
-            task.abort();
+        match tokio::time::timeout(within, &mut task).await {
+            Ok(Ok(())) => {}
+            // A panic of the writer is a bug: surface it rather than lose it in the task.
+            Ok(Err(error)) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Ok(Err(_)) => {}
+            Err(_) => {
+                warn!(checkpoint = %last, ?within, "storing the last checkpoint did not finish in time; abandoned");
+                task.abort();
+            }
         }
     }
 }
