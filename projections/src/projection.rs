@@ -71,6 +71,25 @@ pub trait PostgresProjection: Send + Sync + 'static {
         tx: &'a mut sqlx::PgConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>>;
+
+    /// Applies `events` inside `tx`: a batch the runtime checked, each event the next version of
+    /// its stream, each stream's events in version order, streams in no particular order. The
+    /// default applies them one by one with [`PostgresProjection::apply`]; a read model may
+    /// coalesce them into multi-row statements, provided the state it leaves is the one the
+    /// events applied one by one would leave. An error fails the whole batch (the runtime then
+    /// applies its events one by one to find the bad one).
+    fn apply_all<'a>(
+        &'a self,
+        tx: &'a mut sqlx::PgConnection,
+        events: &'a [&'a RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(async move {
+            for event in events {
+                self.apply(&mut *tx, event).await?;
+            }
+            Ok(())
+        })
+    }
 }
 
 /// A read model kept in Redis keys under its own [`KeySpace`].

@@ -4,7 +4,8 @@
 mod read_models_support;
 
 use aggregates::{
-    CustomerId, OrderId, ReservationId,
+    Currency, Customer, CustomerId, OrderId, ReservationId,
+    customer::CustomerCommand,
     order::OrderStatus,
     payment::{PaymentMethod, PaymentStatus},
 };
@@ -19,7 +20,7 @@ use projections::{
     },
 };
 use read_models_support::{
-    all_events, apply_pg, database,
+    Stream, all_events, apply_pg, database, id,
     story::{self, Story, eur},
     t, table_rows,
 };
@@ -232,6 +233,60 @@ async fn postgres_read_models_rebuilt_from_the_log_equal_the_live_ones() {
         .await
         .unwrap();
     assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn postgres_read_models_applied_in_one_batch_equal_the_ones_applied_event_by_event() {
+    let (one_by_one, mut log) = database().await;
+    story::write(&mut log).await;
+    // A customer whose balance changes before and after a profile update: only the balance
+    // events no other event of the customer follows may be coalesced.
+    let carol: CustomerId = id();
+    let mut stream = Stream::<Customer>::new(&carol);
+    let deposit = |amount, minute| CustomerCommand::DepositBalance {
+        amount: eur(amount),
+        at: t(minute),
+    };
+    let register = CustomerCommand::Register {
+        customer_id: carol,
+        email: "carol@example.com".to_owned(),
+        name: "Carol".to_owned(),
+        currency: Currency::EUR,
+        at: t(60),
+    };
+    stream.run(&mut log, register).await;
+    stream.run(&mut log, deposit(500, 61)).await;
+    let update = CustomerCommand::UpdateProfile {
+        email: "carol@example.org".to_owned(),
+        name: "Carol C".to_owned(),
+        at: t(62),
+    };
+    stream.run(&mut log, update).await;
+    stream.run(&mut log, deposit(700, 63)).await;
+    stream.run(&mut log, deposit(900, 64)).await;
+    let events = all_events(&log.store).await;
+    apply_all(&one_by_one.pool, &events).await;
+
+    let (batched, _) = database().await;
+    for model in MODELS {
+        let mine: Vec<&RecordedEvent> = events
+            .iter()
+            .filter(|event| model.categories().contains(&event.stream_id.category()))
+            .collect();
+        let mut tx = batched.pool.begin().await.unwrap();
+        model.apply_all(&mut tx, &mine).await.unwrap();
+        tx.commit().await.unwrap();
+        for table in model.tables() {
+            assert_eq!(
+                table_rows(&batched.pool, table).await,
+                table_rows(&one_by_one.pool, table).await,
+                "{table}"
+            );
+        }
+    }
+    let carol = customers::get(&batched.pool, carol).await.unwrap().unwrap();
+    assert_eq!(carol.balance, eur(2100));
+    assert_eq!((carol.name.as_str(), carol.updated_at), ("Carol C", t(64)));
 }
 
 fn recorded(stream: &str, event_type: &str, data: serde_json::Value) -> RecordedEvent {

@@ -12,6 +12,8 @@
 //!
 //! Reader: [`get`].
 
+use std::collections::HashMap;
+
 use aggregates::{CustomerId, Money, customer::CustomerEvent};
 use chrono::{DateTime, Utc};
 use event_store::RecordedEvent;
@@ -45,6 +47,123 @@ impl PostgresProjection for Customers {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply(tx, event))
+    }
+
+    fn apply_all<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply_all(tx, events))
+    }
+}
+
+/// The customer and the new balance of a `BalanceDeposited` / `BalanceDebited`.
+fn balance_change(event: &CustomerEvent) -> Option<(CustomerId, &Money, DateTime<Utc>)> {
+    match event {
+        CustomerEvent::BalanceDeposited {
+            customer_id,
+            balance,
+            at,
+            ..
+        }
+        | CustomerEvent::BalanceDebited {
+            customer_id,
+            balance,
+            at,
+            ..
+        } => Some((*customer_id, balance, *at)),
+        _ => None,
+    }
+}
+
+/// The customer an event is about.
+fn customer_of(event: &CustomerEvent) -> CustomerId {
+    match event {
+        CustomerEvent::CustomerRegistered { customer_id, .. }
+        | CustomerEvent::CustomerProfileUpdated { customer_id, .. }
+        | CustomerEvent::BalanceDeposited { customer_id, .. }
+        | CustomerEvent::BalanceDebited { customer_id, .. }
+        | CustomerEvent::CustomerDeactivated { customer_id, .. } => *customer_id,
+    }
+}
+
+/// Applies a batch. A balance event sets every column any earlier balance event of its customer
+/// set (it carries the new balance, not the delta), so of a customer's balance events that no
+/// other event of that customer follows in the batch only the last matters: those last ones go
+/// out in one multi-row `UPDATE`, after everything else was applied one by one, in order.
+async fn apply_all(
+    tx: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let decoded = events
+        .iter()
+        .map(|event| decode::<CustomerEvent>(event))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Per customer: the index of its last balance event and of its last other event.
+    let mut last_balance: HashMap<CustomerId, usize> = HashMap::new();
+    let mut last_other: HashMap<CustomerId, usize> = HashMap::new();
+    for (index, event) in decoded.iter().enumerate() {
+        let Some(event) = event else { continue };
+        match balance_change(event) {
+            Some((customer_id, ..)) => last_balance.insert(customer_id, index),
+            None => last_other.insert(customer_of(event), index),
+        };
+    }
+    let trailing = |customer_id: &CustomerId, index: usize| {
+        last_other
+            .get(customer_id)
+            .is_none_or(|other| index > *other)
+    };
+    for (index, event) in decoded.iter().enumerate() {
+        let Some(decoded_event) = event else { continue };
+        match balance_change(decoded_event) {
+            Some((customer_id, ..)) if trailing(&customer_id, index) => {}
+            _ => apply(tx, events[index]).await?,
+        }
+    }
+    let mut ids = Vec::new();
+    let mut balances = Vec::new();
+    let mut currencies = Vec::new();
+    let mut ats = Vec::new();
+    let mut versions = Vec::new();
+    for (customer_id, index) in &last_balance {
+        if !trailing(customer_id, *index) {
+            continue;
+        }
+        if let Some(Some((_, balance, at))) = decoded[*index].as_ref().map(balance_change) {
+            ids.push(customer_id.0);
+            balances.push(balance.amount_minor());
+            currencies.push(balance.currency().to_string());
+            ats.push(at);
+            versions.push(int8(events[*index].version));
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let result = sqlx::query(
+        "UPDATE rm_customers AS c SET balance_minor = u.balance, currency = u.currency, \
+             updated_at = u.at, stream_version = u.version \
+         FROM unnest($1::uuid[], $2::int8[], $3::text[], $4::timestamptz[], $5::int8[]) \
+             AS u(id, balance, currency, at, version) \
+         WHERE c.customer_id = u.id",
+    )
+    .bind(&ids)
+    .bind(&balances)
+    .bind(&currencies)
+    .bind(&ats)
+    .bind(&versions)
+    .execute(&mut *tx)
+    .await?;
+    if result.rows_affected() == ids.len() as u64 {
+        Ok(())
+    } else {
+        Err(ProjectionError::Inconsistent(format!(
+            "balance changes for {} customers, {} of them in the customers read model",
+            ids.len(),
+            result.rows_affected()
+        )))
     }
 }
 

@@ -404,23 +404,23 @@ async fn apply_postgres_on(
     .into_iter()
     .collect();
     let mut raised: Vec<(&str, u64)> = Vec::new();
-    for run in &runs {
+    // Every version to apply, each stream's in order: the batch's new ones and the gaps before.
+    let mut todo: Vec<Cow<'_, RecordedEvent>> = Vec::new();
+    for run in runs {
         let stream = run.stream.as_str();
         let mut next = markers.get(stream).map_or(0, |version| *version as u64 + 1);
-        for (input, event) in &run.events {
+        for (input, event) in run.events {
             if event.version < next {
                 continue;
             }
             // On the transaction's own connection (module docs).
             let gap = read_gap(&mut tx, run.stream, next, event.version).await?;
-            for earlier in &gap {
-                model.apply(&mut tx, earlier).await?;
-            }
-            model.apply(&mut tx, event).await?;
             if let Some(input) = input {
-                applied[*input] = Applied::Applied { filled: gap.len() };
+                applied[input] = Applied::Applied { filled: gap.len() };
             }
             next = event.version + 1;
+            todo.extend(gap.into_iter().map(Cow::Owned));
+            todo.push(event);
         }
         if let Some(last) = next.checked_sub(1)
             && markers
@@ -430,6 +430,8 @@ async fn apply_postgres_on(
             raised.push((stream, last));
         }
     }
+    let todo: Vec<&RecordedEvent> = todo.iter().map(AsRef::as_ref).collect();
+    model.apply_all(&mut tx, &todo).await?;
     raise_markers(&mut tx, name, &raised).await?;
     tx.commit().await?;
     Ok(())
