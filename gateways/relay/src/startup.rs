@@ -1,5 +1,11 @@
 //! Building and running the relay process: leadership, the log-epoch check, the publish loop,
 //! metrics, shutdown.
+//!
+//! Stopping an active phase (shutdown, leadership lost, an error) keeps the pump's invariant
+//! (`pump.rs`, docs/relay-pipeline.md): publishing stops first (the phase is dropped, sends in
+//! flight count as unacknowledged), then the checkpoint writer stores the last acknowledged
+//! value, best effort, except after a log-epoch change; only then are the producer and the
+//! leadership lock let go.
 
 use std::future::Future;
 use std::net::SocketAddr;
