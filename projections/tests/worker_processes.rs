@@ -10,6 +10,7 @@
 mod e2e_support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e_support::*;
@@ -20,6 +21,8 @@ use uuid::Uuid;
 
 /// Rounds of the two-workers test.
 const ROUNDS: usize = 10;
+/// Customers with a cart before its first round.
+const HISTORY: usize = 120;
 
 /// One test's world: its database, command services, a private Redis, the relay process, and a
 /// second database the read models are rebuilt into for comparison.
@@ -91,6 +94,50 @@ impl World {
         })
     }
 
+    /// Registers `customers` and gives each a cart line, eight at a time.
+    async fn carts(&self, customers: &[Uuid]) {
+        let (product, sku) = self.product;
+        for chunk in customers.chunks(8) {
+            let mut calls = Vec::new();
+            for customer in chunk {
+                let services = Arc::clone(&self.services);
+                let customer = *customer;
+                calls.push(tokio::spawn(async move {
+                    services.register_with_deposits(customer, 1).await;
+                    services.add_to_cart(customer, product, sku, 1).await;
+                }));
+            }
+            for call in calls {
+                call.await.unwrap();
+            }
+        }
+    }
+
+    /// Changes the cart line quantities of every fourth of `customers` (from `lane`) in turn
+    /// until `stop`.
+    fn cart_changes(
+        &self,
+        customers: &[Uuid],
+        lane: usize,
+        stop: Arc<AtomicBool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let services = Arc::clone(&self.services);
+        let (_, sku) = self.product;
+        let mine: Vec<Uuid> = customers.iter().skip(lane).step_by(4).copied().collect();
+        tokio::spawn(async move {
+            for (turn, customer) in mine.iter().cycle().enumerate() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let quantity = 1 + (turn / mine.len()) as u32 % 9;
+                // Load, not a check: a command refused while the machine is busy is no failure.
+                if let Err(status) = services.set_quantity(*customer, sku, quantity).await {
+                    eprintln!("background cart change refused: {status}");
+                }
+            }
+        })
+    }
+
     /// Waits until every model caught up with the log, then compares each with a fresh rebuild.
     async fn converges(&self, what: &str) {
         wait_for(CONVERGE, what, || {
@@ -121,16 +168,34 @@ impl Drop for World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_starting_together_on_a_fresh_redis_under_traffic_equal_a_rebuild() {
     let world = World::start().await;
-    world.traffic(3).await.unwrap();
+    // Enough history that a rebuild's clear and replay take a while, and carts to change.
+    let customers: Vec<Uuid> = (0..HISTORY).map(|_| Uuid::new_v4()).collect();
+    world.carts(&customers).await;
     for round in 0..ROUNDS {
-        // A fresh Redis: both workers find every Redis model unbuilt and start together.
+        // A fresh Redis: both workers find every Redis model unbuilt.
         redis::cmd("FLUSHALL")
             .query_async::<()>(&mut world.redis.connection().await)
             .await
             .unwrap();
-        let traffic = world.traffic(3);
-        let (first, second) = (world.worker(), world.worker());
-        traffic.await.unwrap();
+        // Cart changes all along, so one worker's consumers write while the other rebuilds.
+        let stop = Arc::new(AtomicBool::new(false));
+        let traffic: Vec<_> = (0..4)
+            .map(|lane| world.cart_changes(&customers, lane, Arc::clone(&stop)))
+            .collect();
+        let first = world.worker();
+        // The second one a little later each round: its clear then overlaps the first one's
+        // rebuild or consumers at a different point.
+        tokio::time::sleep(Duration::from_millis(60 * round as u64)).await;
+        let second = world.worker();
+        wait_for(CONVERGE, "both workers to start", || {
+            worker_ready(&world.db, &world.settings)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        stop.store(true, Ordering::SeqCst);
+        for lane in traffic {
+            lane.await.unwrap();
+        }
         world
             .converges(&format!("round {round}: two workers on a fresh Redis"))
             .await;

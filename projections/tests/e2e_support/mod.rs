@@ -13,7 +13,7 @@ use command_service::{
     auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
 };
 use commerce_proto::{
-    cart::{AddItemRequest, cart_commands_client::CartCommandsClient},
+    cart::{AddItemRequest, ChangeQuantityRequest, cart_commands_client::CartCommandsClient},
     common::Money,
     customer::{
         DepositBalanceRequest, RegisterRequest, customer_commands_client::CustomerCommandsClient,
@@ -313,6 +313,33 @@ impl Services {
             ))
             .await
             .unwrap();
+    }
+}
+
+impl Services {
+    /// Sets the quantity of `customer`'s cart line of `sku`; the command's error, if any, is
+    /// for the caller to judge (background traffic may meet a busy service).
+    pub async fn set_quantity(
+        &self,
+        customer: Uuid,
+        sku: Uuid,
+        quantity: u32,
+    ) -> Result<(), tonic::Status> {
+        let mut client = CartCommandsClient::new(self.channels["cart"].clone());
+        let me = customer.to_string();
+        client
+            .change_quantity(self.authed(
+                ChangeQuantityRequest {
+                    command_id: Uuid::new_v4().to_string(),
+                    customer_id: me.clone(),
+                    sku_id: sku.to_string(),
+                    quantity,
+                },
+                &me,
+                ROLE_CUSTOMER,
+            ))
+            .await?;
+        Ok(())
     }
 }
 
