@@ -17,7 +17,7 @@ use projections::{
 };
 use query_service::{App, QueryConfig, cache::CacheMetrics, consistency::ConsistencyMetrics};
 use read_models_support::{
-    Log, RedisSpace, all_events, database,
+    Log, RedisSpace, database,
     story::{self, Story},
 };
 use service_auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token};
@@ -59,8 +59,10 @@ impl World {
             },
             ProjectionMetrics::register(&mut Registry::default()),
         );
-        let events = all_events(&log.store).await;
-        apply(&runtime, &events).await;
+        // As a worker starting on this log does: every read model built from it.
+        for projection in read_models::all() {
+            runtime.ensure_built(&projection).await.expect("built");
+        }
 
         let mut settings = db.settings.clone();
         settings.projections.redis_prefix = redis.prefix.clone();

@@ -114,6 +114,20 @@ impl FakeBroker {
     }
 }
 
+/// Marks a lane's send as no longer in flight when the send ends, also when it is dropped.
+struct InFlight {
+    log: Arc<Mutex<BrokerLog>>,
+    lane: u32,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut log) = self.log.lock() {
+            log.busy.remove(&self.lane);
+        }
+    }
+}
+
 impl Publisher for FakeBroker {
     type Error = Unavailable;
     type Lane = u32;
@@ -136,6 +150,11 @@ impl Publisher for FakeBroker {
             assert!(log.busy.insert(*lane), "two sends in flight on lane {lane}");
             log.most_in_flight = log.most_in_flight.max(log.busy.len());
         }
+        // A send dropped half way (the pump stopped) is no longer in flight either.
+        let _in_flight = InFlight {
+            log: Arc::clone(&self.log),
+            lane: *lane,
+        };
         let delay = self.dice.below(self.weather.max_delay_ms + 1);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let fails = {
@@ -150,7 +169,6 @@ impl Publisher for FakeBroker {
             messages.len()
         };
         let mut log = self.log.lock().unwrap();
-        log.busy.remove(lane);
         if fails {
             log.failures += 1;
             if self.dice.chance(self.weather.stored_anyway) {
