@@ -99,7 +99,7 @@ impl Standby {
     }
 
     /// One attempt: `Some(leader)` if this replica now holds the lock.
-    /// Each step is bounded by [`ATTEMPT_TIMEOUT`].
+    /// Each step is bounded by `ATTEMPT_TIMEOUT`.
     pub async fn try_acquire(&mut self) -> Result<Option<Leader>, sqlx::Error> {
         let mut connection = match self.connection.take() {
             Some(connection) => connection,
