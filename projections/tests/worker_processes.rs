@@ -173,10 +173,7 @@ async fn two_workers_starting_together_on_a_fresh_redis_under_traffic_equal_a_re
     world.carts(&customers).await;
     for round in 0..ROUNDS {
         // A fresh Redis: both workers find every Redis model unbuilt.
-        redis::cmd("FLUSHALL")
-            .query_async::<()>(&mut world.redis.connection().await)
-            .await
-            .unwrap();
+        world.redis.flush_all().await;
         // Cart changes all along, so one worker's consumers write while the other rebuilds.
         let stop = Arc::new(AtomicBool::new(false));
         let traffic: Vec<_> = (0..4)
@@ -211,17 +208,11 @@ async fn a_redis_flushed_while_a_worker_runs_is_rebuilt_without_a_restart() {
     world.traffic(4).await.unwrap();
     world.converges("before the flush").await;
 
-    redis::cmd("FLUSHALL")
-        .query_async::<()>(&mut world.redis.connection().await)
-        .await
-        .unwrap();
+    world.redis.flush_all().await;
     // No traffic: the periodic check notices the missing epochs.
     world.converges("after the flush, idle").await;
     // Traffic right after another flush: the apply script refuses to write without the epoch.
-    redis::cmd("FLUSHALL")
-        .query_async::<()>(&mut world.redis.connection().await)
-        .await
-        .unwrap();
+    world.redis.flush_all().await;
     world.traffic(4).await.unwrap();
     world.converges("after the flush, under traffic").await;
     assert!(
@@ -260,10 +251,7 @@ async fn a_redis_rolled_back_by_a_failover_is_caught_up_from_the_log() {
 
     // The failover: the replica's keys (data and markers) replace the primary's.
     let started = Instant::now();
-    redis::cmd("FLUSHALL")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    world.redis.flush_all().await;
     for (key, dump) in &replica {
         redis::cmd("RESTORE")
             .arg(key)

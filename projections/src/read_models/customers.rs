@@ -122,26 +122,37 @@ async fn apply_all(
             _ => apply(tx, events[index]).await?,
         }
     }
-    let mut ids = Vec::new();
-    let mut balances = Vec::new();
-    let mut currencies = Vec::new();
-    let mut ats = Vec::new();
-    let mut versions = Vec::new();
-    for (customer_id, index) in &last_balance {
-        if !trailing(customer_id, *index) {
-            continue;
-        }
-        if let Some(Some((_, balance, at))) = decoded[*index].as_ref().map(balance_change) {
-            ids.push(customer_id.0);
-            balances.push(balance.amount_minor());
-            currencies.push(balance.currency().to_string());
-            ats.push(at);
-            versions.push(int8(events[*index].version));
-        }
-    }
-    if ids.is_empty() {
+    let last: Vec<_> = last_balance
+        .iter()
+        .filter(|(customer_id, index)| trailing(customer_id, **index))
+        .filter_map(|(_, index)| {
+            let (customer_id, balance, at) = decoded[*index].as_ref().and_then(balance_change)?;
+            Some((customer_id, balance, at, int8(events[*index].version)))
+        })
+        .collect();
+    set_balances(tx, &last).await
+}
+
+/// Sets each customer's balance (and the columns a balance event sets) with one multi-row
+/// `UPDATE`: (customer, new balance, event time, stream version).
+async fn set_balances(
+    tx: &mut PgConnection,
+    changes: &[(CustomerId, &Money, DateTime<Utc>, i64)],
+) -> Result<(), ProjectionError> {
+    if changes.is_empty() {
         return Ok(());
     }
+    let ids: Vec<Uuid> = changes.iter().map(|change| change.0.0).collect();
+    let balances: Vec<i64> = changes
+        .iter()
+        .map(|change| change.1.amount_minor())
+        .collect();
+    let currencies: Vec<String> = changes
+        .iter()
+        .map(|change| change.1.currency().to_string())
+        .collect();
+    let ats: Vec<DateTime<Utc>> = changes.iter().map(|change| change.2).collect();
+    let versions: Vec<i64> = changes.iter().map(|change| change.3).collect();
     let result = sqlx::query(
         "UPDATE rm_customers AS c SET balance_minor = u.balance, currency = u.currency, \
              updated_at = u.at, stream_version = u.version \
@@ -156,12 +167,12 @@ async fn apply_all(
     .bind(&versions)
     .execute(&mut *tx)
     .await?;
-    if result.rows_affected() == ids.len() as u64 {
+    if result.rows_affected() == changes.len() as u64 {
         Ok(())
     } else {
         Err(ProjectionError::Inconsistent(format!(
             "balance changes for {} customers, {} of them in the customers read model",
-            ids.len(),
+            changes.len(),
             result.rows_affected()
         )))
     }
@@ -228,19 +239,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             at,
             ..
         } => {
-            let result = sqlx::query(
-                "UPDATE rm_customers SET balance_minor = $2, currency = $3, updated_at = $4, \
-                     stream_version = $5 \
-                 WHERE customer_id = $1",
-            )
-            .bind(customer_id.0)
-            .bind(balance.amount_minor())
-            .bind(balance.currency().to_string())
-            .bind(at)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
-            (customer_id, result)
+            return set_balances(tx, &[(customer_id, &balance, at, version)]).await;
         }
         CustomerEvent::CustomerDeactivated { customer_id, at } => {
             let result = sqlx::query(

@@ -268,7 +268,7 @@ impl ProjectionRuntime {
     ) -> Result<(), RuntimeError> {
         let mut conn = self.pool.acquire().await?;
         let result = apply_postgres_on(&mut conn, model, runs, lease, applied).await;
-        if result.as_ref().is_err_and(RuntimeError::is_transient) {
+        if result.as_ref().is_err_and(RuntimeError::is_database_fault) {
             // After a failover this connection may still reach the demoted primary (25006):
             // the retry must reconnect.
             conn.close_on_drop();
@@ -301,7 +301,7 @@ impl ProjectionRuntime {
             Ok::<_, RuntimeError>(done)
         }
         .await;
-        if result.as_ref().is_err_and(RuntimeError::is_transient) {
+        if result.as_ref().is_err_and(RuntimeError::is_database_fault) {
             conn.close_on_drop();
         }
         record_runs(&runs, &result?, applied);

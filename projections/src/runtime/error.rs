@@ -88,16 +88,24 @@ impl RuntimeError {
     /// never park an event: the queue waits instead, so an outage does not stop every stream.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Projection(ProjectionError::Postgres(error)) | Self::Postgres(error) => {
-                event_store::is_transient(error)
-            }
             Self::Projection(ProjectionError::Redis(error)) | Self::Redis(error) => {
                 redis_transient(error)
             }
-            Self::Store(event_store::StoreError::Database(error)) => {
+            Self::Broker(_) | Self::LeaseBusy { .. } | Self::ReadModelLost { .. } => true,
+            _ => self.is_database_fault(),
+        }
+    }
+
+    /// Whether PostgreSQL itself failed transiently (the connection that saw it should be
+    /// closed, not pooled: after a failover it may reach the demoted primary). A busy lease, a
+    /// lost Redis model or a Redis fault leave the PostgreSQL connection as good as it was.
+    pub fn is_database_fault(&self) -> bool {
+        match self {
+            Self::Projection(ProjectionError::Postgres(error))
+            | Self::Postgres(error)
+            | Self::Store(event_store::StoreError::Database(error)) => {
                 event_store::is_transient(error)
             }
-            Self::Broker(_) | Self::LeaseBusy { .. } | Self::ReadModelLost { .. } => true,
             _ => false,
         }
     }

@@ -17,10 +17,10 @@
 //!    fills the versions in between from the log: effectively once, so a repair that races the
 //!    consumer delivering the same events changes nothing twice.
 //!
-//! PostgreSQL models keep markers in the same database as the log and roll back with it; the
-//! comparison runs for them too (a cheap guard against hand edits), but finds nothing in normal
-//! operation. Cost: one grouped scan of the model's categories in the log per run (an index
-//! range scan of `events_stream_version_key` per stream would not be cheaper for all streams).
+//! PostgreSQL models keep markers in the same database as the log and roll back with it: they
+//! cannot lose writes the log kept, so they are not compared (that would be a grouped scan of
+//! the log per model and interval that finds nothing). Cost for a Redis model: one grouped scan
+//! of its categories in the log per run.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -44,8 +44,9 @@ pub struct ReconcileReport {
 }
 
 impl ProjectionRuntime {
-    /// Checks `projection` against the log and repairs what it lost (module docs). Events
-    /// recorded less than `grace` ago are left out of the comparison.
+    /// Checks the Redis model `projection` against the log and repairs what it lost (module
+    /// docs); a PostgreSQL model has nothing to check. Events recorded less than `grace` ago are
+    /// left out of the comparison.
     #[instrument(skip_all, fields(projection = projection.name()))]
     pub async fn reconcile(
         &self,
@@ -53,6 +54,9 @@ impl ProjectionRuntime {
         grace: Duration,
     ) -> Result<ReconcileReport, RuntimeError> {
         let mut report = ReconcileReport::default();
+        let Projection::Redis(_) = projection else {
+            return Ok(report);
+        };
         if self.ensure_built(projection).await?.is_some() {
             report.rebuilt = true;
             return Ok(report);
@@ -70,7 +74,7 @@ impl ProjectionRuntime {
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        let markers = self.markers(projection).await?;
+        let markers = self.redis_markers(name).await?;
         let behind: Vec<(String, u64)> = heads
             .into_iter()
             .map(|(stream, head)| (stream, head as u64))
@@ -104,28 +108,12 @@ impl ProjectionRuntime {
         Ok(report)
     }
 
-    /// Every stream's marker of `projection`.
-    async fn markers(&self, projection: &Projection) -> Result<HashMap<String, u64>, RuntimeError> {
-        Ok(match projection {
-            Projection::Postgres(_) => {
-                let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT stream_id, version FROM projection_versions WHERE projection = $1",
-                )
-                .bind(projection.name())
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter()
-                    .map(|(stream, version)| (stream, version as u64))
-                    .collect()
-            }
-            Projection::Redis(_) => {
-                let versions = self.key_space(projection.name()).key("versions");
-                let rows: HashMap<String, u64> = redis::cmd("HGETALL")
-                    .arg(versions)
-                    .query_async(&mut self.redis())
-                    .await?;
-                rows
-            }
-        })
+    /// Every stream's marker of the Redis model `name`.
+    async fn redis_markers(&self, name: &str) -> Result<HashMap<String, u64>, RuntimeError> {
+        let versions = self.key_space(name).key("versions");
+        Ok(redis::cmd("HGETALL")
+            .arg(versions)
+            .query_async(&mut self.redis())
+            .await?)
     }
 }

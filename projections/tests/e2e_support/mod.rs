@@ -536,6 +536,14 @@ impl PrivateRedis {
         redis
     }
 
+    /// `FLUSHALL`: every key gone, as after a restart without persistence.
+    pub async fn flush_all(&self) {
+        redis::cmd("FLUSHALL")
+            .query_async::<()>(&mut self.connection().await)
+            .await
+            .unwrap();
+    }
+
     /// A connection to it.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.url.as_str())
