@@ -78,7 +78,7 @@ impl NewEvent {
 }
 
 /// An event as stored in the log. Its serde form is the envelope the relay publishes (see
-/// `rocketmq-gateway`'s `event_message`), so consumers get back exactly what the log holds.
+/// `rocketmq`'s `event_message`), so consumers get back exactly what the log holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedEvent {
     /// Global position (unique, increasing, with holes where appends rolled back).

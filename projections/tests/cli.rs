@@ -11,11 +11,11 @@ use aggregates::customer::CustomerCommand;
 use aggregates::{Currency, Customer, CustomerId};
 use event_store::testing::TestDatabase;
 use event_store::{ExpectedVersion, NewEvent, StreamId};
-use metrics_gateway::Registry;
 use projections::runtime::{Applied, Handled, ProjectionMetrics, ProjectionRuntime};
 use projections::{Projection, read_models};
 use read_models_support::{Stream, database, story::eur, t};
-use rocketmq_gateway::{ReceivedMessage, property};
+use rocketmq::{ReceivedMessage, property};
+use server::Registry;
 use settings::ExposeSecret;
 use uuid::Uuid;
 

@@ -6,8 +6,8 @@ mod support;
 use std::time::Duration;
 
 use event_store::EventStore;
-use metrics_gateway::Registry;
 use projections::runtime::{Applied, ProjectionMetrics, ProjectionRuntime, RetryPolicy};
+use server::Registry;
 use sqlx::postgres::PgPoolOptions;
 use support::Harness;
 

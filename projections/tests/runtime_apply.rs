@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use projections::runtime::{Applied, Handled, RuntimeError};
-use rocketmq_gateway::{ReceivedMessage, property};
+use rocketmq::{ReceivedMessage, property};
 use support::{Harness, MAX_ATTEMPTS, snapshot};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

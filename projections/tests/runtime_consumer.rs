@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use event_store::RecordedEvent;
 use projections::runtime::ProjectionApp;
-use rocketmq_gateway::{BrokerClient, BrokerClientConfig, EventTopics, OutgoingEvent, Producer};
+use rocketmq::{BrokerClient, BrokerClientConfig, EventTopics, OutgoingEvent, Producer};
 use support::{Harness, MAX_ATTEMPTS};
 use tokio::time::Instant;
 

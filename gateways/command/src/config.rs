@@ -16,7 +16,7 @@
 
 use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
-pub use service_auth::AuthConfig;
+pub use auth::AuthConfig;
 use settings::{Settings, SettingsError};
 
 /// Why the configuration is unusable. Fatal at start-up: fix the variable it names.

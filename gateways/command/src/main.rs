@@ -1,10 +1,10 @@
 //! `commerce-command <customer|product|cart|order|payment> [--listen ADDR]`: one bounded
-//! context's gRPC command service. Configuration: see `command_service::config`.
+//! context's gRPC command service. Configuration: see `command::config`.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use command_service::{App, CommandConfig, ServiceKind, telemetry};
+use command::{App, CommandConfig, ServiceKind, telemetry};
 
 const USAGE: &str = "usage: commerce-command <customer|product|cart|order|payment> [--listen ADDR]";
 

@@ -2,7 +2,7 @@
 //! an `INVALID_ARGUMENT` naming the field as the .proto file does.
 
 use aggregates::{Currency, Money};
-use commerce_proto::common;
+use proto::common;
 use tonic::{Request, metadata::MetadataMap};
 use uuid::Uuid;
 
@@ -149,8 +149,8 @@ mod tests {
         assert_ne!(fresh.correlation_id, correlation);
     }
 
-    fn ship_request(order_id: &str) -> commerce_proto::order::ShipRequest {
-        commerce_proto::order::ShipRequest {
+    fn ship_request(order_id: &str) -> proto::order::ShipRequest {
+        proto::order::ShipRequest {
             command_id: "c".into(),
             order_id: order_id.into(),
         }
@@ -176,7 +176,7 @@ mod tests {
             "another caller"
         );
         // The same fields under another message name: another method.
-        let reserved = commerce_proto::order::MarkStockReservedRequest {
+        let reserved = proto::order::MarkStockReservedRequest {
             command_id: "c".into(),
             order_id: "o-1".into(),
         };
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn the_fingerprint_does_not_depend_on_the_order_maps_were_filled_in() {
-        let sku = |keys: Vec<u32>| commerce_proto::product::AddSkuRequest {
+        let sku = |keys: Vec<u32>| proto::product::AddSkuRequest {
             command_id: "c".into(),
             attributes: keys
                 .into_iter()

@@ -6,7 +6,8 @@
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use aggregates::{Cart, Customer, Order, Payment, Product};
-use commerce_proto::{
+use event_store::EventStore;
+use proto::{
     cart::cart_commands_server::CartCommandsServer,
     customer::customer_commands_server::CustomerCommandsServer,
     order::order_commands_server::OrderCommandsServer,
@@ -15,7 +16,6 @@ use commerce_proto::{
         product_commands_server::ProductCommandsServer, product_stock_server::ProductStockServer,
     },
 };
-use event_store::EventStore;
 use tokio::net::TcpListener;
 use tonic::{
     server::NamedService,
@@ -153,7 +153,7 @@ impl App {
 fn reflection(names: &[&'static str]) -> ReflectionBuilder<'static> {
     names.iter().fold(
         ReflectionBuilder::configure()
-            .register_encoded_file_descriptor_set(commerce_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
         |builder, name| builder.with_service_name(*name),
     )

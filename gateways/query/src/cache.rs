@@ -11,12 +11,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use metrics_gateway::{Counter, Registry};
 use moka::{future::Cache, ops::compute::Op};
 use prometheus_client::{
     encoding::EncodeLabelSet,
     metrics::{family::Family, gauge::Gauge},
 };
+use server::{Counter, Registry};
 use std::sync::atomic::AtomicU64;
 
 /// Labels of the cache metrics.

@@ -11,11 +11,11 @@
 //! | `APP_QUERY__CACHE_TTL_MS` | 1000 |
 //! | `APP_QUERY__CONSISTENCY_WAIT_MS` | 2000 (longest wait for a consistency token) |
 //! | `APP_QUERY__MAX_REQUEST_BYTES` | 16384 |
-//! | `APP_AUTH__JWT_SECRET`, `APP_AUTH__ISSUER` | see `service_auth` |
+//! | `APP_AUTH__JWT_SECRET`, `APP_AUTH__ISSUER` | see `auth` |
 
 use std::{collections::HashMap, net::SocketAddr, str::FromStr, time::Duration};
 
-use service_auth::AuthConfig;
+use auth::AuthConfig;
 use settings::{Settings, SettingsError};
 
 /// Why the configuration is unusable. Fatal at start-up: fix the variable it names.

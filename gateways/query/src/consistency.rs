@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use event_store::StreamId;
-use metrics_gateway::{Gauge, Registry};
 use projections::{KeySpace, read_models::ReadError};
 use redis::aio::ConnectionManager;
+use server::{Gauge, Registry};
 use sqlx::PgPool;
 use tokio::time::Instant;
 
@@ -75,7 +75,7 @@ pub struct Token {
 impl Token {
     /// Checks a request's optional token: the stream id must be well formed.
     pub fn from_request(
-        token: Option<&commerce_proto::query::ConsistencyToken>,
+        token: Option<&proto::query::ConsistencyToken>,
     ) -> Result<Option<Self>, QueryError> {
         let Some(token) = token else {
             return Ok(None);

@@ -8,7 +8,6 @@ use aggregates::{
     payment::{PaymentMethod, PaymentStatus},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use commerce_proto::{common, query};
 use projections::read_models::{
     cart_view::{CartLineView, CartView, LineProblem},
     catalog::{ProductView, SaleStatus, SkuView},
@@ -16,6 +15,7 @@ use projections::read_models::{
     orders::{OrderLineView, OrderView, status_name},
     payments::{PaymentView, RefundView},
 };
+use proto::{common, query};
 
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)

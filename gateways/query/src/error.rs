@@ -23,10 +23,10 @@ pub enum QueryError {
     NotFound(String),
     /// No valid credentials.
     #[error(transparent)]
-    Unauthenticated(#[from] service_auth::Unauthenticated),
+    Unauthenticated(#[from] auth::Unauthenticated),
     /// Valid credentials that may not read this.
     #[error(transparent)]
-    PermissionDenied(#[from] service_auth::Denied),
+    PermissionDenied(#[from] auth::Denied),
     /// The read model had not applied the token's version within the wait. The write did
     /// happen. Client: retry shortly.
     #[error(

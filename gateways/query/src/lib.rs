@@ -3,7 +3,7 @@
 //! PaymentQueries}` — answered only from the read models the projection workers build (Redis:
 //! `catalog`, `cart_view`; PostgreSQL: `customers`, `orders`, `payments`), never from the log.
 //!
-//! A query travels: interceptor (bearer token → [`service_auth::Caller`]) → [`services`] (checks
+//! A query travels: interceptor (bearer token → [`auth::Caller`]) → [`services`] (checks
 //! the arguments and who may read what) → optionally [`consistency::Markers::wait`] (the
 //! read-your-writes token) → [`cache::VersionedCache`] or the read model's reader → the
 //! message of [`convert`]. Errors become gRPC statuses in one place ([`error`]).

@@ -1,10 +1,10 @@
 //! `commerce-query [--listen ADDR]`: the gRPC query services. Configuration: see
-//! `query_service::config`.
+//! `query::config`.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use query_service::{App, QueryConfig};
+use query::{App, QueryConfig};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: commerce-query [--listen ADDR]";

@@ -8,18 +8,18 @@
 use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
 
 use aggregates::{CustomerId, OrderId, PaymentId, ProductId};
-use commerce_proto::query::{
-    self, cart_queries_server::CartQueries, catalog_queries_server::CatalogQueries,
-    customer_queries_server::CustomerQueries, order_queries_server::OrderQueries,
-    payment_queries_server::PaymentQueries,
-};
+use auth::{Caller, caller};
 use event_store::StreamId;
 use projections::{
     KeySpace,
     read_models::{cart_view, catalog, customers, orders, payments},
 };
+use proto::query::{
+    self, cart_queries_server::CartQueries, catalog_queries_server::CatalogQueries,
+    customer_queries_server::CustomerQueries, order_queries_server::OrderQueries,
+    payment_queries_server::PaymentQueries,
+};
 use redis::aio::ConnectionManager;
-use service_auth::{Caller, caller};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 

@@ -6,14 +6,14 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use commerce_proto::query::{
+use auth::Authenticator;
+use proto::query::{
     cart_queries_server::CartQueriesServer, catalog_queries_server::CatalogQueriesServer,
     customer_queries_server::CustomerQueriesServer, order_queries_server::OrderQueriesServer,
     payment_queries_server::PaymentQueriesServer,
 };
-use metrics_gateway::{MetricsServer, Registry};
 use redis::aio::ConnectionManager;
-use service_auth::Authenticator;
+use server::{MetricsServer, Registry};
 use settings::ExposeSecret;
 use tokio::net::TcpListener;
 use tonic::{
@@ -227,7 +227,7 @@ fn name_of<S: NamedService>(_: &S) -> &'static str {
 fn reflection(names: &[&'static str]) -> ReflectionBuilder<'static> {
     names.iter().fold(
         ReflectionBuilder::configure()
-            .register_encoded_file_descriptor_set(commerce_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
         |builder, name| builder.with_service_name(*name),
     )

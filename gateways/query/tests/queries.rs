@@ -7,12 +7,12 @@ mod support;
 use std::time::Duration;
 
 use aggregates::{Currency, Customer, CustomerId, customer::CustomerCommand};
-use commerce_proto::query::{
+use auth::{AuthConfig, Claims, ROLE_CUSTOMER, ROLE_SERVICE, issue_token};
+use proto::query::{
     self, ConsistencyToken, cart_queries_client::CartQueriesClient,
     catalog_queries_client::CatalogQueriesClient, customer_queries_client::CustomerQueriesClient,
     order_queries_client::OrderQueriesClient, payment_queries_client::PaymentQueriesClient,
 };
-use service_auth::{AuthConfig, Claims, ROLE_CUSTOMER, ROLE_SERVICE, issue_token};
 use support::{
     World, admin, apply, assert_code, authed, customer,
     read_models_support::{Stream, story::eur, t},

@@ -19,7 +19,7 @@ pub enum RelayError {
 
     /// The broker client could not be built or shut down cleanly.
     #[error("rocketmq failed: {0}")]
-    Broker(#[from] rocketmq_gateway::GatewayError),
+    Broker(#[from] rocketmq::GatewayError),
 
     /// The leadership lock's connection failed: another replica may take over, so this one
     /// stopped publishing.

@@ -43,7 +43,7 @@
 //! Operator command, same settings: `commerce-relay reanchor [--name <relay>]
 //! (--after-position <N> | --from-start) [--force]` (see [`Command`]).
 #![forbid(unsafe_code)]
-// The RocketMQ client futures are deep state machines (see `rocketmq-gateway`).
+// The RocketMQ client futures are deep state machines (see `rocketmq`).
 #![recursion_limit = "512"]
 
 mod checkpoint;

@@ -1,6 +1,6 @@
 //! The relay's Prometheus metrics, served on `relay.metrics_listen`.
 
-use metrics_gateway::{Counter, Gauge, Registry};
+use server::{Counter, Gauge, Registry};
 
 /// Handles to every relay metric; clones share the values.
 #[derive(Debug, Clone, Default)]

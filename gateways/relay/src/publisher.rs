@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use event_store::RecordedEvent;
-use rocketmq_gateway::{BrokerClient, EventTopics, GatewayError, OutgoingEvent, Producer};
+use rocketmq::{BrokerClient, EventTopics, GatewayError, OutgoingEvent, Producer};
 
 use crate::pump::Publisher;
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use event_store::{AllPosition, EventStore, Subscription};
-use metrics_gateway::{MetricsServer, Registry};
-use rocketmq_gateway::{BrokerClient, BrokerClientConfig, EventTopics, Producer};
+use rocketmq::{BrokerClient, BrokerClientConfig, EventTopics, Producer};
+use server::{MetricsServer, Registry};
 use settings::Settings;
 use sqlx::postgres::PgConnectOptions;
 use tracing::{error, info, warn};

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use relay::Relay;
-use rocketmq_gateway::ReceivedMessage;
+use rocketmq::ReceivedMessage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use uuid::Uuid;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use relay::Relay;
-use rocketmq_gateway::{EventTopics, decode_event, property};
+use rocketmq::{EventTopics, decode_event, property};
 use tokio::time::Instant;
 
 use support::{

@@ -12,7 +12,7 @@ use std::{
 
 use event_store::EventStore;
 use redis::aio::MultiplexedConnection;
-use rocketmq_gateway::{ConsumeOutcome, ReceivedMessage, property};
+use rocketmq::{ConsumeOutcome, ReceivedMessage, property};
 use sqlx::PgPool;
 use tokio::{task::JoinSet, time::MissedTickBehavior};
 

@@ -65,7 +65,7 @@ use std::{sync::Arc, time::Duration};
 
 use event_store::{EventStore, RecordedEvent, testing::TestDatabase};
 use projections::{KeySpace, Projection, read_models, runtime::ProjectionApp};
-use rocketmq_gateway::{BrokerClient, BrokerClientConfig, EventTopics, OrderlyConsumerConfig};
+use rocketmq::{BrokerClient, BrokerClientConfig, EventTopics, OrderlyConsumerConfig};
 use settings::{ExposeSecret, Settings};
 use tokio::sync::oneshot;
 use uuid::Uuid;

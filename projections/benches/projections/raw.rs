@@ -11,7 +11,7 @@ use std::{
 };
 
 use event_store::RecordedEvent;
-use rocketmq_gateway::{
+use rocketmq::{
     BrokerClient, ConsumeOutcome, EventTopics, OrderlyConsumerConfig, OutgoingEvent,
     ReceivedMessage,
 };

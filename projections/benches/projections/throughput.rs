@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use event_store::{AllPosition, EventStore, RecordedEvent};
 use relay::Relay;
-use rocketmq_gateway::{BrokerClient, EventTopics, OutgoingEvent};
+use rocketmq::{BrokerClient, EventTopics, OutgoingEvent};
 use settings::Settings;
 use tokio::sync::oneshot;
 

@@ -21,9 +21,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use metrics_gateway::Registry;
 use projections::Projection;
 use projections::runtime::{ProjectionApp, ProjectionMetrics, ProjectionRuntime};
+use server::Registry;
 use settings::Settings;
 
 const USAGE: &str = "usage:

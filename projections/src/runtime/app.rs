@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics_gateway::{MetricsServer, Registry};
-use rocketmq_gateway::{BrokerClient, BrokerClientConfig, EventTopics, OrderlyConsumer};
+use rocketmq::{BrokerClient, BrokerClientConfig, EventTopics, OrderlyConsumer};
+use server::{MetricsServer, Registry};
 use settings::Settings;
 use tokio::task::JoinHandle;
 

@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use rocketmq_gateway::{
+use rocketmq::{
     BrokerClient, EventTopics, OrderlyConsumer, OrderlyConsumerConfig, ReceivedMessage,
 };
 

@@ -39,7 +39,7 @@ pub enum RuntimeError {
     HeldBack { watermark: u64 },
     /// The broker could not be reached or refused a set-up step. Retry at start-up.
     #[error("rocketmq: {0}")]
-    Broker(#[from] rocketmq_gateway::GatewayError),
+    Broker(#[from] rocketmq::GatewayError),
     /// No projection of that name runs in this process. Check the name (`parked list`).
     #[error("unknown projection {0}")]
     UnknownProjection(String),

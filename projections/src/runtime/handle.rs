@@ -22,7 +22,7 @@
 
 use event_store::RecordedEvent;
 use futures::future::BoxFuture;
-use rocketmq_gateway::{ConsumeOutcome, ReceivedMessage, decode_event};
+use rocketmq::{ConsumeOutcome, ReceivedMessage, decode_event};
 use tracing::Instrument;
 
 use super::apply::Lease;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use event_store::RecordedEvent;
-use metrics_gateway::{Counter, Gauge, Registry};
 use prometheus_client::metrics::family::Family;
+use server::{Counter, Gauge, Registry};
 use sqlx::PgPool;
 
 use super::Applied;

@@ -28,7 +28,7 @@
 use chrono::{DateTime, Utc};
 use event_store::{Direction, RecordedEvent, StreamId};
 use redis::Script;
-use rocketmq_gateway::{ReceivedMessage, property};
+use rocketmq::{ReceivedMessage, property};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use tracing::instrument;

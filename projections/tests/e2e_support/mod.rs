@@ -8,11 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use command_service::{
+use command::{
     App, AuthConfig, CommandConfig, DependencyConfig, ServiceKind,
     auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
 };
-use commerce_proto::{
+use event_store::testing::TestDatabase;
+use projections::runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy};
+use projections::{KeySpace, Projection, read_models};
+use proto::{
     cart::{AddItemRequest, ChangeQuantityRequest, cart_commands_client::CartCommandsClient},
     common::Money,
     customer::{
@@ -23,10 +26,7 @@ use commerce_proto::{
         product_commands_client::ProductCommandsClient,
     },
 };
-use event_store::testing::TestDatabase;
-use metrics_gateway::Registry;
-use projections::runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy};
-use projections::{KeySpace, Projection, read_models};
+use server::Registry;
 use settings::{ExposeSecret, Settings};
 use tokio::sync::oneshot;
 use tonic::{Request, transport::Channel};

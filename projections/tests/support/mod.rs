@@ -10,12 +10,12 @@ use std::time::Duration;
 use event_store::testing::TestDatabase;
 use event_store::{EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
 use futures::future::BoxFuture;
-use metrics_gateway::Registry;
 use projections::runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy};
 use projections::{
     KeySpace, PostgresProjection, Projection, ProjectionError, RedisProjection, RedisWrite,
 };
 use serde_json::{Value, json};
+use server::Registry;
 use settings::ExposeSecret;
 use uuid::Uuid;
 

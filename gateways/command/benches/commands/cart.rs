@@ -2,8 +2,8 @@
 
 use std::collections::VecDeque;
 
-use command_service::auth::ROLE_CUSTOMER;
-use commerce_proto::cart::{AddItemRequest, cart_commands_client::CartCommandsClient};
+use command::auth::ROLE_CUSTOMER;
+use proto::cart::{AddItemRequest, cart_commands_client::CartCommandsClient};
 use tonic::transport::Channel;
 use uuid::Uuid;
 

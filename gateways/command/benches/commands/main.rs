@@ -2,7 +2,7 @@
 //! the raw append rate of the event store measured in the same run.
 //!
 //! Ours: the product service, and the cart service pointed at it, started in process
-//! ([`command_service::App::build_with_store`]) on `127.0.0.1:0` over one fresh database, each
+//! ([`command::App::build_with_store`]) on `127.0.0.1:0` over one fresh database, each
 //! with a pool of the configured size (`database.max_connections`; they are separate processes
 //! in production). Closed-loop tonic clients, one connection each, call them over loopback with
 //! real JWTs; every call is a new command id.
@@ -33,7 +33,7 @@ mod server;
 
 use std::time::Duration;
 
-use command_service::ServiceKind;
+use command::ServiceKind;
 use event_store::{EventStore, testing::TestDatabase};
 use settings::Settings;
 

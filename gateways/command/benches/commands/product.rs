@@ -2,15 +2,15 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use commerce_proto::{
+use event_store::{EventStore, ExpectedVersion, NewEvent, StreamId};
+use futures::{StreamExt, stream};
+use proto::{
     common::Money,
     product::{
         AddSkuRequest, CreateProductRequest, ReserveStockRequest, RestockSkuRequest, StockLine,
         product_commands_client::ProductCommandsClient,
     },
 };
-use event_store::{EventStore, ExpectedVersion, NewEvent, StreamId};
-use futures::{StreamExt, stream};
 use tonic::transport::Channel;
 use uuid::Uuid;
 

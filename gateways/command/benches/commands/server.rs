@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use command_service::{
+use command::{
     App, AuthConfig, CommandConfig, ServiceKind,
     auth::{Claims, ROLE_ADMIN, ROLE_SERVICE, issue_token},
 };

@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use aggregates::{DomainError, Money, ProductId, SkuId};
-use commerce_proto::product::{
-    GetSkuAvailabilityRequest, product_stock_client::ProductStockClient,
-};
+use proto::product::{GetSkuAvailabilityRequest, product_stock_client::ProductStockClient};
 use tonic::{
     Code, Request, Status,
     metadata::MetadataValue,

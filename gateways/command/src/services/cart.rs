@@ -12,7 +12,7 @@ use aggregates::{
     cart::{CartCommand, MAX_LINE_QUANTITY},
 };
 use chrono::Utc;
-use commerce_proto::{cart::*, common};
+use proto::{cart::*, common};
 use tonic::{Request, Response, Status};
 
 use crate::{

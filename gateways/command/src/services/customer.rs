@@ -3,7 +3,7 @@
 
 use aggregates::{Customer, CustomerId, customer::CustomerCommand};
 use chrono::Utc;
-use commerce_proto::{common, customer::*};
+use proto::{common, customer::*};
 use tonic::{Request, Response, Status};
 
 use crate::{

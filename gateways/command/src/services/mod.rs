@@ -3,7 +3,7 @@
 //!
 //! [`CommandHandler`]: crate::handler::CommandHandler
 
-use commerce_proto::common;
+use proto::common;
 
 use crate::handler::CommandResult;
 

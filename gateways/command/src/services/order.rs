@@ -12,8 +12,8 @@ use aggregates::{
     order::{OrderCommand, OrderState},
 };
 use chrono::Utc;
-use commerce_proto::{common, order::*};
 use event_store::CurrentVersion;
+use proto::{common, order::*};
 use tonic::{Request, Response, Status};
 
 use crate::{

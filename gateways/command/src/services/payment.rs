@@ -5,13 +5,13 @@
 //! Not here yet: the external provider's HMAC-signed callback, which will capture or fail an
 //! `external` payment (a replayed or forged callback must change nothing).
 
+use ::proto::{common, payment as proto};
 use aggregates::{
     Aggregate, CustomerId, DomainError, Order, OrderId, Payment, PaymentId,
     order::OrderState,
     payment::{PaymentCommand, PaymentMethod},
 };
 use chrono::Utc;
-use commerce_proto::{common, payment as proto};
 use tonic::{Request, Response, Status};
 
 use crate::{

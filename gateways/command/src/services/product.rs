@@ -7,7 +7,7 @@ use aggregates::{
     product::{ProductCommand, ProductState, StockLine},
 };
 use chrono::Utc;
-use commerce_proto::{common, product::*};
+use proto::{common, product::*};
 use tonic::{Request, Response, Status};
 
 use crate::{

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use command_service::{
+use command::{
     AuthConfig, ServiceKind,
     auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
 };
-use commerce_proto::{customer::*, product::*};
+use proto::{customer::*, product::*};
 use tonic::{Code, Request};
 use uuid::Uuid;
 

@@ -5,7 +5,7 @@ use aggregates::{
     customer::{CustomerCommand, CustomerState},
 };
 use chrono::Utc;
-use command_service::{CommandContext, CommandHandler};
+use command::{CommandContext, CommandHandler};
 use event_store::testing::TestDatabase;
 use uuid::Uuid;
 

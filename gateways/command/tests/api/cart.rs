@@ -1,8 +1,8 @@
 //! CartCommands against a real product service: happy paths, invalid arguments, unknown SKUs,
 //! business rules. The product service failing is in `dependencies`.
 
-use command_service::ServiceKind;
-use commerce_proto::{cart::*, product::DiscontinueSkuRequest};
+use command::ServiceKind;
+use proto::{cart::*, product::DiscontinueSkuRequest};
 use tonic::Code;
 use uuid::Uuid;
 
@@ -73,8 +73,7 @@ async fn every_cart_command_appends_one_event_and_returns_the_new_version() {
     let added = result_of(added.result);
     assert_eq!(added.stream_id, cart_stream(me));
     assert_eq!(added.version, 0);
-    let version =
-        |response: Option<commerce_proto::common::CommandResult>| result_of(response).version;
+    let version = |response: Option<proto::common::CommandResult>| result_of(response).version;
     let more = carts
         .add_item(authed(add(me, &catalog, 3), &token))
         .await

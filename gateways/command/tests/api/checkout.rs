@@ -1,8 +1,8 @@
 //! The five services together over one event log, driven by hand the way the checkout saga
 //! will drive them: the cart's prices become the order total, which the payment must match.
 
-use command_service::ServiceKind;
-use commerce_proto::{
+use command::ServiceKind;
+use proto::{
     customer::{
         DebitBalanceRequest, DepositBalanceRequest, RegisterRequest,
         customer_commands_client::CustomerCommandsClient,
@@ -98,7 +98,7 @@ async fn a_customer_checks_out_a_cart_through_all_five_services() {
     let payment_id = Uuid::new_v4();
     payments
         .initiate(authed(
-            commerce_proto::payment::InitiateRequest {
+            proto::payment::InitiateRequest {
                 order_id: order_id.to_string(),
                 ..payment::initiate(payment_id, buyer, 5_000)
             },

@@ -5,12 +5,12 @@
 //! them and never exercise the expected-version check; across replicas only that check stands
 //! between two writers (with `ExpectedVersion::Any` in the handler these tests fail).
 
-use command_service::ServiceKind;
-use commerce_proto::{
+use command::ServiceKind;
+use futures::future::join_all;
+use proto::{
     cart::cart_commands_client::CartCommandsClient,
     product::product_commands_client::ProductCommandsClient,
 };
-use futures::future::join_all;
 use tonic::Code;
 use uuid::Uuid;
 

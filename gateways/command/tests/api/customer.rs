@@ -1,7 +1,7 @@
 //! CustomerCommands: happy paths, invalid arguments, unknown ids, business rules, metadata.
 
-use command_service::ServiceKind;
-use commerce_proto::customer::*;
+use command::ServiceKind;
+use proto::customer::*;
 use tonic::Code;
 use uuid::Uuid;
 
@@ -284,6 +284,6 @@ async fn events_record_correlation_causation_actor_and_command_id() {
     assert_eq!(metadata.actor.as_deref(), Some(id.to_string().as_str()));
     assert_eq!(
         events[0].event_id,
-        command_service::handler::event_id(command_id, 0)
+        command::handler::event_id(command_id, 0)
     );
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use command_service::ServiceKind;
+use command::ServiceKind;
 use tonic::Code;
 use uuid::Uuid;
 

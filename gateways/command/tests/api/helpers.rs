@@ -3,11 +3,12 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use command_service::{
+use command::{
     App, AuthConfig, CommandConfig, DependencyConfig, ServiceKind,
     auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, ROLE_SERVICE, issue_token},
 };
-use commerce_proto::{
+use event_store::{EventStore, RecordedEvent, StreamId, testing::TestDatabase};
+use proto::{
     cart::cart_commands_client::CartCommandsClient,
     common::{CommandResult, Money},
     customer::customer_commands_client::CustomerCommandsClient,
@@ -17,7 +18,6 @@ use commerce_proto::{
         product_commands_client::ProductCommandsClient, product_stock_client::ProductStockClient,
     },
 };
-use event_store::{EventStore, RecordedEvent, StreamId, testing::TestDatabase};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, Request, Status, transport::Channel};
 use uuid::Uuid;

@@ -5,14 +5,14 @@
 
 use aggregates::{CustomerId, cart::CartEvent};
 use chrono::Utc;
-use command_service::ServiceKind;
-use commerce_proto::{
+use command::ServiceKind;
+use futures::future::join_all;
+use proto::{
     cart::cart_commands_client::CartCommandsClient,
     customer::{customer_commands_client::CustomerCommandsClient, *},
     payment::payment_commands_client::PaymentCommandsClient,
     product::product_commands_client::ProductCommandsClient,
 };
-use futures::future::join_all;
 use tonic::Code;
 use uuid::Uuid;
 

@@ -8,9 +8,9 @@ use aggregates::{
     order::{OrderCommand, OrderLine, OrderState},
 };
 use chrono::Utc;
-use command_service::ServiceKind;
-use commerce_proto::order::*;
+use command::ServiceKind;
 use event_store::{EventMetadata, ExpectedVersion, NewEvent, StreamId};
+use proto::order::*;
 use tonic::Code;
 use uuid::Uuid;
 

@@ -1,7 +1,7 @@
 //! PaymentCommands: capture and refunds, failure, invalid arguments, unknown payments, rules.
 
-use command_service::ServiceKind;
-use commerce_proto::payment::*;
+use command::ServiceKind;
+use proto::payment::*;
 use tonic::Code;
 use uuid::Uuid;
 

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use command_service::ServiceKind;
-use commerce_proto::product::*;
+use command::ServiceKind;
+use proto::product::*;
 use tonic::Code;
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! What every process serves besides its commands: health, reflection, the request size limit.
 
-use command_service::ServiceKind;
-use commerce_proto::customer::RegisterRequest;
+use command::ServiceKind;
 use futures::StreamExt;
+use proto::customer::RegisterRequest;
 use tonic::Code;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,

@@ -9,18 +9,18 @@ pub mod read_models_support;
 use std::{net::SocketAddr, time::Duration};
 
 use aggregates::CustomerId;
+use auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token};
 use event_store::RecordedEvent;
-use metrics_gateway::Registry;
 use projections::{
     read_models,
     runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy},
 };
-use query_service::{App, QueryConfig, cache::CacheMetrics, consistency::ConsistencyMetrics};
+use query::{App, QueryConfig, cache::CacheMetrics, consistency::ConsistencyMetrics};
 use read_models_support::{
     Log, RedisSpace, database,
     story::{self, Story},
 };
-use service_auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token};
+use server::Registry;
 use settings::ExposeSecret;
 use tonic::{Code, Request, Status, transport::Channel};
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use event_store::testing::TestDatabase;
 use event_store::{AllPosition, EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamId};
 use relay::KNOWN_CATEGORIES;
-use rocketmq_gateway::{
+use rocketmq::{
     BrokerClient, BrokerClientConfig, ConsumeOutcome, EventTopics, OrderlyConsumer,
     OrderlyConsumerConfig, ReceivedMessage,
 };
