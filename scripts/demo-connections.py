@@ -52,7 +52,7 @@ ENDPOINTS = {
 # every process that appends; the relay's leadership lock (its LISTEN is inside its pool).
 DEDICATED = {f"commerce-command-{c}": 1 for c in ENDPOINTS} | {"commerce-relay": 1}
 # Roles without a database connection.
-NO_DATABASE = {"http-api"}
+NO_DATABASE = {"http-gateway"}
 # Kept free for others (docs/connection-budget.md): a benchmark (two pools of the generic size),
 # an operator's psql sessions, commerce-migrate; PostgreSQL's superuser_reserved_connections come
 # on top (read from the server).
