@@ -10,7 +10,14 @@ For every role (`name | binary and args | port | health`) the rendered manifests
     an HTTP GET on PORT, of any path,
   * a Service named after the role, selecting the Deployment's pods, exposing the role's port,
   * in the deployable overlays, an Istio AuthorizationPolicy whose selector picks the role's pods,
-  * in prod, imagePullPolicy Always.
+  * in prod, imagePullPolicy Always,
+  * secrets as files: no container takes the Secret commerce-secrets through env (secretKeyRef) or
+    envFrom (secretRef); the Secret is a read-only volume, and every APP_X_FILE variable points at
+    the file of key APP_X in that volume (settings' APP_…_FILE convention). A role gets the
+    APP_…_FILE variables of SECRET_KEYS (the HTTP gateway: the JWT key only) and its volume
+    exposes no other key (`items:` when the role gets less than the whole Secret). The same
+    env/envFrom and APP_…_FILE rules hold for every other workload of the renders (the migrations
+    Job); where the render holds the Secret (dev), each key read must be in it.
 
 Usage:
   check_roles.py --roles scripts/roles --render base=FILE --render dev=FILE --render prod=FILE
@@ -23,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import posixpath
+import re
 import sys
 from dataclasses import dataclass
 
@@ -31,6 +40,14 @@ import yaml
 ADD_HINT = ("add infra/k8s/base/roles/{name}.yaml (ServiceAccount, Deployment, Service, HPA, PDB; "
             "copy another role's file), list it in infra/k8s/base/kustomization.yaml, and give it an "
             "AuthorizationPolicy in infra/istio/authorization-policies.yaml")
+
+
+SECRET = "commerce-secrets"
+# The keys of the Secret (as infra/terraform/envs/aws writes it and the dev overlay generates it)
+# each role reads, as APP_…_FILE variables; roles not listed read them all.
+ALL_SECRET_KEYS = frozenset({"APP_DATABASE__URL", "APP_REDIS__URL", "APP_AUTH__JWT_SECRET"})
+SECRET_KEYS = {"http-gateway": frozenset({"APP_AUTH__JWT_SECRET"})}
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
 @dataclass
@@ -79,10 +96,85 @@ def selects(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def is_secret(name: str | None) -> bool:
+    """The Secret commerce-secrets, also under the name kustomize's generator gives it (hash suffix)."""
+    return bool(name) and (name == SECRET or re.fullmatch(re.escape(SECRET) + r"-[a-z0-9]{10}", name) is not None)
+
+
+def secret_wiring(pod_spec: dict, secret_data: set[str] | None) -> tuple[list[str], set[str], set[str] | None]:
+    """How a pod reads commerce-secrets: (problems, keys read through APP_…_FILE variables, keys its
+    volumes expose (None: the whole Secret))."""
+    problems = []
+    read: set[str] = set()
+    volumes = {v.get("name"): v["secret"] for v in pod_spec.get("volumes", [])
+               if is_secret(v.get("secret", {}).get("secretName"))}
+    exposed: set[str] | None = set()
+    for secret in volumes.values():
+        items = secret.get("items")
+        if items is None:
+            exposed = None
+        elif exposed is not None:
+            exposed |= {i.get("key") for i in items}
+    for container in [*pod_spec.get("initContainers", []), *pod_spec.get("containers", [])]:
+        cname = container.get("name")
+        for env in container.get("env", []):
+            if is_secret(env.get("valueFrom", {}).get("secretKeyRef", {}).get("name")):
+                problems.append(f"container {cname} takes {SECRET} as the environment variable "
+                                f"{env.get('name')} (secretKeyRef); mount it and set {env.get('name')}_FILE")
+        for source in container.get("envFrom", []):
+            if is_secret(source.get("secretRef", {}).get("name")):
+                problems.append(f"container {cname} takes {SECRET} as environment variables (envFrom "
+                                f"secretRef); mount it as a volume and set APP_…_FILE variables")
+        mounts = {m.get("mountPath", "").rstrip("/"): m for m in container.get("volumeMounts", [])
+                  if m.get("name") in volumes}
+        for mount_path, mount in mounts.items():
+            if not mount.get("readOnly"):
+                problems.append(f"container {cname} mounts {SECRET} at {mount_path} without readOnly: true")
+        for env in container.get("env", []):
+            name = env.get("name", "")
+            if not (name.startswith("APP_") and name.endswith("_FILE")):
+                continue
+            key = name[: -len("_FILE")]
+            path = posixpath.normpath(str(env.get("value", "")))
+            where = next(((p, m) for p, m in mounts.items() if path.startswith(p + "/")), None)
+            if where is None:
+                problems.append(f"container {cname}: {name}={env.get('value')!r} is not in a mounted "
+                                f"volume of the Secret {SECRET}")
+                continue
+            mount_path, mount = where
+            relative = path[len(mount_path) + 1:]
+            secret = volumes[mount["name"]]
+            items = secret.get("items")
+            provides = {i.get("path"): i.get("key") for i in items} if items is not None else {relative: relative}
+            if provides.get(relative) != key:
+                problems.append(f"container {cname}: {name}={env.get('value')!r} is not the file of key {key} "
+                                f"in the volume {mount['name']} mounted at {mount_path}")
+                continue
+            if secret_data is not None and key not in secret_data:
+                problems.append(f"container {cname}: {name} reads key {key}, which the Secret {SECRET} "
+                                f"of this render lacks")
+            read.add(key)
+    return problems, read, exposed
+
+
 def check(roles: list[Role], renders: dict[str, list[dict]]) -> list[str]:
     problems = []
     for render_name, docs in renders.items():
         by = index(docs)
+        secrets = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Secret"
+                   and is_secret(d.get("metadata", {}).get("name"))]
+        secret_data = ({k for s in secrets for k in [*s.get("data", {}), *s.get("stringData", {})]}
+                       if secrets else None)
+        role_names = {r.name for r in roles}
+        for doc in docs:
+            if not isinstance(doc, dict) or doc.get("kind") not in WORKLOAD_KINDS:
+                continue
+            name = doc.get("metadata", {}).get("name")
+            if doc["kind"] == "Deployment" and name in role_names:
+                continue  # checked with its role below
+            spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+            for problem in secret_wiring(spec, secret_data)[0]:
+                problems.append(f"{doc['kind']} {name}, {render_name} render: {problem}")
         policies = [d for d in docs if isinstance(d, dict) and d.get("kind") == "AuthorizationPolicy"]
         for role in roles:
             say = lambda what: problems.append(f"role {role.name} (scripts/roles), {render_name} render: {what}")
@@ -126,6 +218,17 @@ def check(roles: list[Role], renders: dict[str, list[dict]]) -> list[str]:
                         "infra/istio/authorization-policies.yaml (who may call it)")
             if render_name == "prod" and container.get("imagePullPolicy") != "Always":
                 say("imagePullPolicy is not Always")
+            wiring_problems, read, exposed = secret_wiring(pod["spec"], secret_data)
+            for problem in wiring_problems:
+                say(problem)
+            want_keys = SECRET_KEYS.get(role.name, ALL_SECRET_KEYS)
+            if read != want_keys:
+                say(f"reads {sorted(read) or 'no key'} of {SECRET} as files (APP_…_FILE variables into "
+                    f"its mounted secret volume), expected {sorted(want_keys)}")
+            extra = (ALL_SECRET_KEYS if exposed is None else exposed) - want_keys
+            if extra:
+                say(f"its {SECRET} volume exposes {sorted(extra)} beyond its keys {sorted(want_keys)}; "
+                    f"mount only those with items:")
     return problems
 
 
@@ -168,8 +271,48 @@ def self_test(roles: list[Role], renders: dict[str, list[dict]]) -> None:
             d.get("kind") == "AuthorizationPolicy" and d["metadata"]["name"] == roles[-1].name)]
         problems = check(roles, broken)
         assert any("AuthorizationPolicy" in p and roles[-1].name in p for p in problems), problems
+    # Secrets as files: a role taking the Secret through envFrom or env again, an APP_…_FILE
+    # variable pointing outside the secret volume, the HTTP gateway's volume exposing the whole
+    # Secret, and the migrations Job with a secretKeyRef must each fail.
+    def deployment(docs: list[dict], kind: str, wanted: str) -> dict | None:
+        return next((d for d in docs if d.get("kind") == kind and d["metadata"]["name"] == wanted), None)
+
+    role = roles[0]
+    broken = copy.deepcopy(renders)
+    container = deployment(broken[name], "Deployment", role.name)["spec"]["template"]["spec"]["containers"][0]
+    container.setdefault("envFrom", []).append({"secretRef": {"name": SECRET}})
+    problems = check(roles, broken)
+    assert any("envFrom" in p and role.name in p for p in problems), problems
+    broken = copy.deepcopy(renders)
+    container = deployment(broken[name], "Deployment", role.name)["spec"]["template"]["spec"]["containers"][0]
+    container["env"].append({"name": "APP_AUTH__JWT_SECRET",
+                             "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "APP_AUTH__JWT_SECRET"}}})
+    problems = check(roles, broken)
+    assert any("secretKeyRef" in p and role.name in p for p in problems), problems
+    broken = copy.deepcopy(renders)
+    container = deployment(broken[name], "Deployment", role.name)["spec"]["template"]["spec"]["containers"][0]
+    file_vars = [e for e in container["env"] if e["name"].endswith("_FILE")]
+    assert file_vars, f"self-test: {role.name} has no APP_…_FILE variable"
+    file_vars[0]["value"] = "/etc/commerce/config/" + file_vars[0]["name"][: -len("_FILE")]
+    problems = check(roles, broken)
+    assert any("not in a mounted volume" in p and role.name in p for p in problems), problems
+    assert any("expected" in p and role.name in p for p in problems), problems
+    if "http-gateway" in {r.name for r in roles}:
+        broken = copy.deepcopy(renders)
+        for volume in deployment(broken[name], "Deployment", "http-gateway")["spec"]["template"]["spec"]["volumes"]:
+            volume.get("secret", {}).pop("items", None)
+        problems = check(roles, broken)
+        assert any("exposes" in p and "http-gateway" in p for p in problems), problems
+    broken = copy.deepcopy(renders)
+    job = deployment(broken[name], "Job", "commerce-migrate")
+    if job is not None:
+        job["spec"]["template"]["spec"]["containers"][0]["env"].append(
+            {"name": "APP_DATABASE__URL", "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "APP_DATABASE__URL"}}})
+        problems = check(roles, broken)
+        assert any(p.startswith("Job commerce-migrate") and "secretKeyRef" in p for p in problems), problems
     print("check_roles self-test: a fake extra role, a lost probe, an HTTP probe on the wrong port or "
-          "path and a lost policy are all caught")
+          "path, a lost policy, a Secret back in env/envFrom, an APP_…_FILE outside the secret volume "
+          "and the HTTP gateway mounting the whole Secret are all caught")
 
 
 def main() -> int:
@@ -193,7 +336,8 @@ def main() -> int:
     if problems:
         return 1
     print(f"check_roles: {len(roles)} roles x {len(renders)} renders "
-          f"({', '.join(renders)}): Deployment, Service, probes, ServiceAccount and Istio policy present")
+          f"({', '.join(renders)}): Deployment, Service, probes, ServiceAccount and Istio policy present; "
+          f"{SECRET} read as files only")
     if args.self_test:
         self_test(roles, renders)
     return 0

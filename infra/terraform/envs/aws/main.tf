@@ -134,8 +134,9 @@ module "commerce" {
   depends_on   = [module.istio]
 }
 
-# The Secret the prod overlay's pods read (APP_… variables). Created after the overlay's namespace;
-# pods that start before it retry until it exists.
+# The Secret the prod overlay's pods read, mounted as files named after its keys (APP_…_FILE
+# variables point at them; infra/README.md). Created after the overlay's namespace; pods that start
+# before it wait until it exists (the secret volume cannot mount).
 resource "kubernetes_secret_v1" "commerce" {
   metadata {
     name      = "commerce-secrets"
