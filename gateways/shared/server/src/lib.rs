@@ -1,93 +1,22 @@
-//! The HTTP side of a worker process (relay, projections): `GET /metrics` in the Prometheus text
-//! format and `GET /healthz` for probes.
+//! The server plumbing every process of the shop shares, written once: the command and query
+//! services, the HTTP gateway, the relay and the projection workers all start the same way.
 //!
-//! Metrics are [`prometheus_client`] types registered in a [`Registry`] the worker fills at
-//! start-up; they are plain atomics, cheap to update on every event.
+//! - [`telemetry::init`]: `tracing` to stdout, filtered by `RUST_LOG`, first thing in `main`;
+//! - [`shutdown::signal`]: completes on SIGINT or SIGTERM, the end of `run_until_stopped`;
+//! - [`listener::bind`]: the process's listen address, with the real port when asked for port 0;
+//! - [`grpc::GrpcServices`]: a gRPC server's own services plus `grpc.health.v1.Health` and
+//!   server reflection (v1 and v1alpha), every service reported serving;
+//! - [`StartupError`]: why a process could not start;
+//! - [`MetricsServer`]: `GET /metrics` (Prometheus text) and `GET /healthz` over HTTP.
 #![forbid(unsafe_code)]
 
-use std::{net::SocketAddr, sync::Arc};
+pub mod error;
+pub mod grpc;
+pub mod listener;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
 
-use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
-pub use prometheus_client::{
-    metrics::{counter::Counter, gauge::Gauge, histogram::Histogram},
-    registry::Registry,
-};
-use tokio::{net::TcpListener, task::JoinHandle};
-
-/// A running metrics endpoint. Dropping it leaves the server running; [`MetricsServer::stop`]
-/// stops it.
-#[derive(Debug)]
-pub struct MetricsServer {
-    /// The address it listens on (useful with port 0).
-    pub local_addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl MetricsServer {
-    /// Binds `listen` (`host:port`) and serves `registry` until stopped.
-    pub async fn start(listen: &str, registry: Arc<Registry>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(listen).await?;
-        let local_addr = listener.local_addr()?;
-        let app = Router::new()
-            .route("/metrics", get(metrics))
-            .route("/healthz", get(|| async { "ok\n" }))
-            .with_state(registry);
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "metrics endpoint stopped");
-            }
-        });
-        tracing::info!(%local_addr, "metrics endpoint listening");
-        Ok(Self { local_addr, task })
-    }
-
-    /// Stops serving.
-    pub fn stop(self) {
-        self.task.abort();
-    }
-}
-
-async fn metrics(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
-    let mut body = String::new();
-    // Writing into a String cannot fail.
-    let _ = prometheus_client::encoding::text::encode(&mut body, &registry);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn metrics_are_served_in_text_format() {
-        let mut registry = Registry::default();
-        let events: Counter = Counter::default();
-        registry.register("relay_published_events", "events published", events.clone());
-        events.inc_by(3);
-        let server = MetricsServer::start("127.0.0.1:0", Arc::new(registry))
-            .await
-            .unwrap();
-        let mut stream = tokio::net::TcpStream::connect(server.local_addr)
-            .await
-            .unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(
-            response.contains("relay_published_events_total 3"),
-            "{response}"
-        );
-        server.stop();
-    }
-}
+pub use error::StartupError;
+pub use grpc::GrpcServices;
+pub use metrics::{Counter, Gauge, Histogram, MetricsServer, Registry};
