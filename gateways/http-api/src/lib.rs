@@ -36,8 +36,8 @@
 //! The gateway starts without the query service (the channel connects lazily): `/healthz`
 //! answers 200 at once, `/readyz` 503 until the query service's health check answers.
 //!
-//! Adding a route: a handler with `#[utoipa::path]` in the resource's file under `routes/`, its
-//! line in [`routes::router`] and in the `paths(…)` of [`openapi::ApiDoc`].
+//! Adding a route: a handler with `#[utoipa::path]` in the resource's file under `routes/` and
+//! its `routes!` line in [`routes::api`], which serves it and documents it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

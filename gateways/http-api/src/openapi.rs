@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document of the API, generated from the handlers' `#[utoipa::path]`
-//! annotations and the message types, served at `GET /api/v1/openapi.json`.
+//! annotations (collected by [`routes::api`], which declares every route) and the message
+//! types, served at `GET /api/v1/openapi.json`.
 //!
 //! What every route shares is added once, by [`ApiConventions`], rather than repeated on each
 //! handler: the `X-Request-Id` header (request and response), and for the token-protected routes
@@ -22,7 +23,7 @@ use utoipa::{
 
 use crate::{
     error::{ErrorBody, ErrorCode, ErrorDetail},
-    routes::{carts, customers, health, orders, payments, products},
+    routes,
 };
 
 /// Where the document is served.
@@ -30,7 +31,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// Name of the bearer-token security scheme.
 pub const BEARER_SCHEME: &str = "bearer";
 
-/// The API's description; `ApiDoc::openapi()` builds the document.
+/// What the document says besides its paths: the description, the tags and the error schemas.
+/// [`routes::api`] adds the paths; [`ApiConventions`] then what every path shares.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -42,25 +44,7 @@ pub const BEARER_SCHEME: &str = "bearer";
             `not_yet_consistent` with `Retry-After`. Every error has the body \
             `{\"error\": {\"code\", \"message\", \"request_id\"}}`.",
     ),
-    paths(
-        products::list_products,
-        products::get_product,
-        customers::me,
-        carts::own_cart,
-        orders::own_orders,
-        orders::get_order,
-        payments::own_payments,
-        payments::get_payment,
-        customers::admin_customer,
-        carts::admin_cart,
-        orders::admin_orders,
-        payments::admin_payments,
-        health::healthz,
-        health::readyz,
-        document,
-    ),
     components(schemas(ErrorBody, ErrorDetail, ErrorCode)),
-    modifiers(&ApiConventions),
     tags(
         (name = "catalog", description = "Products, SKUs and stock"),
         (name = "customers", description = "The calling customer's profile"),
@@ -74,9 +58,16 @@ pub const BEARER_SCHEME: &str = "bearer";
 )]
 pub struct ApiDoc;
 
+/// The whole document: every route's operation (from [`routes::api`]) with what they share.
+pub fn generate() -> openapi::OpenApi {
+    let mut document = routes::api().into_openapi();
+    ApiConventions.modify(&mut document);
+    document
+}
+
 /// The document, serialized once.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
+    generate()
         .to_json()
         .expect("the OpenAPI document serializes")
 });

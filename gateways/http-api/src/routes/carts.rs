@@ -2,12 +2,11 @@
 //! `GET /api/v1/admin/customers/{customer_id}/cart` (admins).
 
 use axum::{Json, extract::State};
-use proto::query::{Cart, GetCartRequest, cart_queries_client::CartQueriesClient};
+use proto::query::{Cart, GetCartRequest};
 
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{ApiPath, ReadContext},
-    params,
     state::AppState,
 };
 
@@ -49,8 +48,7 @@ pub async fn admin_cart(
     context: ReadContext,
     ApiPath(customer_id): ApiPath<String>,
 ) -> Result<Json<Cart>, ApiError> {
-    context.require_admin()?;
-    let customer_id = params::uuid("customer_id", &customer_id)?;
+    let customer_id = super::admin_target(&context, &customer_id)?;
     cart(&state, &context, customer_id).await
 }
 
@@ -63,9 +61,9 @@ async fn cart(
         customer_id,
         consistency: context.consistency.clone(),
     };
-    let mut client = CartQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.get_cart(context.grpc(request, state.query_timeout)))
+        .call(state.query.carts.clone().get_cart(request))
         .await?;
     Ok(Json(answer))
 }

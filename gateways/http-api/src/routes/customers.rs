@@ -2,12 +2,11 @@
 //! `GET /api/v1/admin/customers/{customer_id}` (admins).
 
 use axum::{Json, extract::State};
-use proto::query::{Customer, GetCustomerRequest, customer_queries_client::CustomerQueriesClient};
+use proto::query::{Customer, GetCustomerRequest};
 
 use crate::{
     error::{ApiError, ErrorBody},
     extract::{ApiPath, ReadContext},
-    params,
     state::AppState,
 };
 
@@ -49,8 +48,7 @@ pub async fn admin_customer(
     context: ReadContext,
     ApiPath(customer_id): ApiPath<String>,
 ) -> Result<Json<Customer>, ApiError> {
-    context.require_admin()?;
-    let customer_id = params::uuid("customer_id", &customer_id)?;
+    let customer_id = super::admin_target(&context, &customer_id)?;
     customer(&state, &context, customer_id).await
 }
 
@@ -63,9 +61,9 @@ async fn customer(
         customer_id,
         consistency: context.consistency.clone(),
     };
-    let mut client = CustomerQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.get_customer(context.grpc(request, state.query_timeout)))
+        .call(state.query.customers.clone().get_customer(request))
         .await?;
     Ok(Json(answer))
 }

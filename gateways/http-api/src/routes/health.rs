@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use axum::{Json, extract::State};
 use serde::Serialize;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 use utoipa::ToSchema;
 
 use crate::{
@@ -50,7 +48,7 @@ pub async fn healthz() -> Json<ProbeStatus> {
 #[tracing::instrument(name = "readyz", skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<ProbeStatus>, ApiError> {
     let deadline = READINESS_DEADLINE.min(state.query_timeout);
-    let mut client = HealthClient::new(state.query.clone());
+    let mut client = state.query.health.clone();
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: String::new(),
     });

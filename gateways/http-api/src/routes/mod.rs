@@ -1,5 +1,5 @@
 //! The routes, one file per resource; each handler checks who may read, validates its
-//! parameters and asks one query service. [`router`] assembles them with the middleware.
+//! parameters and asks one query service. [`api`] lists them, [`router`] adds the middleware.
 //!
 //! | route | query | who |
 //! |---|---|---|
@@ -21,44 +21,56 @@ pub mod orders;
 pub mod payments;
 pub mod products;
 
-use axum::{Router, middleware::from_fn_with_state, routing::get};
+use axum::{Router, middleware::from_fn_with_state};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{error::ApiError, middleware::request_context, openapi, state::AppState};
+use crate::{
+    error::ApiError,
+    extract::ReadContext,
+    middleware::request_context,
+    openapi::{self, ApiDoc},
+    params,
+    state::AppState,
+};
+
+/// Every route, each declared once: `routes!` takes the handler's path and method from its
+/// `#[utoipa::path]` and adds both the route and its operation in the document. The document
+/// still lacks what [`openapi::ApiConventions`] adds to every operation.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(openapi::document))
+        .routes(routes!(products::list_products))
+        .routes(routes!(products::get_product))
+        .routes(routes!(customers::me))
+        .routes(routes!(carts::own_cart))
+        .routes(routes!(orders::own_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(payments::own_payments))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(customers::admin_customer))
+        .routes(routes!(carts::admin_cart))
+        .routes(routes!(orders::admin_orders))
+        .routes(routes!(payments::admin_payments))
+}
 
 /// The whole HTTP API over `state`, middleware included; what the server and the tests serve.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route(openapi::OPENAPI_PATH, get(openapi::document))
-        .route("/api/v1/products", get(products::list_products))
-        .route("/api/v1/products/{product_id}", get(products::get_product))
-        .route("/api/v1/me", get(customers::me))
-        .route("/api/v1/cart", get(carts::own_cart))
-        .route("/api/v1/orders", get(orders::own_orders))
-        .route("/api/v1/orders/{order_id}", get(orders::get_order))
-        .route("/api/v1/payments", get(payments::own_payments))
-        .route("/api/v1/payments/{payment_id}", get(payments::get_payment))
-        .route(
-            "/api/v1/admin/customers/{customer_id}",
-            get(customers::admin_customer),
-        )
-        .route(
-            "/api/v1/admin/customers/{customer_id}/cart",
-            get(carts::admin_cart),
-        )
-        .route(
-            "/api/v1/admin/customers/{customer_id}/orders",
-            get(orders::admin_orders),
-        )
-        .route(
-            "/api/v1/admin/customers/{customer_id}/payments",
-            get(payments::admin_payments),
-        )
+    let (routes, _document) = api().split_for_parts();
+    routes
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), request_context))
         .with_state(state)
+}
+
+/// The customer an `/api/v1/admin/customers/{customer_id}/…` route reads: the path's id, once
+/// the caller is known to be an admin.
+fn admin_target(context: &ReadContext, customer_id: &str) -> Result<String, ApiError> {
+    context.require_admin()?;
+    params::uuid("customer_id", customer_id)
 }
 
 async fn no_such_route() -> ApiError {

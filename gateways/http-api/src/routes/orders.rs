@@ -3,10 +3,7 @@
 //! `GET /api/v1/admin/customers/{customer_id}/orders` (admins).
 
 use axum::{Json, extract::State};
-use proto::query::{
-    GetOrderRequest, ListOrdersRequest, ListOrdersResponse, Order,
-    order_queries_client::OrderQueriesClient,
-};
+use proto::query::{GetOrderRequest, ListOrdersRequest, ListOrdersResponse, Order};
 
 use crate::{
     error::{ApiError, ErrorBody},
@@ -58,9 +55,9 @@ pub async fn get_order(
         order_id: params::uuid("order_id", &order_id)?,
         consistency: context.consistency.clone(),
     };
-    let mut client = OrderQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.get_order(context.grpc(request, state.query_timeout)))
+        .call(state.query.orders.clone().get_order(request))
         .await?;
     Ok(Json(answer))
 }
@@ -86,8 +83,7 @@ pub async fn admin_orders(
     ApiPath(customer_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<OrderListParams>,
 ) -> Result<Json<ListOrdersResponse>, ApiError> {
-    context.require_admin()?;
-    let customer_id = params::uuid("customer_id", &customer_id)?;
+    let customer_id = super::admin_target(&context, &customer_id)?;
     orders(&state, &context, customer_id, &query).await
 }
 
@@ -105,9 +101,9 @@ async fn orders(
         cursor: page.cursor,
         consistency: context.consistency.clone(),
     };
-    let mut client = OrderQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.list_orders(context.grpc(request, state.query_timeout)))
+        .call(state.query.orders.clone().list_orders(request))
         .await?;
     Ok(Json(answer))
 }

@@ -3,10 +3,7 @@
 //! `GET /api/v1/admin/customers/{customer_id}/payments` (admins).
 
 use axum::{Json, extract::State};
-use proto::query::{
-    GetPaymentRequest, ListPaymentsRequest, ListPaymentsResponse, Payment,
-    payment_queries_client::PaymentQueriesClient,
-};
+use proto::query::{GetPaymentRequest, ListPaymentsRequest, ListPaymentsResponse, Payment};
 
 use crate::{
     error::{ApiError, ErrorBody},
@@ -58,9 +55,9 @@ pub async fn get_payment(
         payment_id: params::uuid("payment_id", &payment_id)?,
         consistency: context.consistency.clone(),
     };
-    let mut client = PaymentQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.get_payment(context.grpc(request, state.query_timeout)))
+        .call(state.query.payments.clone().get_payment(request))
         .await?;
     Ok(Json(answer))
 }
@@ -86,8 +83,7 @@ pub async fn admin_payments(
     ApiPath(customer_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<PageParams>,
 ) -> Result<Json<ListPaymentsResponse>, ApiError> {
-    context.require_admin()?;
-    let customer_id = params::uuid("customer_id", &customer_id)?;
+    let customer_id = super::admin_target(&context, &customer_id)?;
     payments(&state, &context, customer_id, &query).await
 }
 
@@ -104,9 +100,9 @@ async fn payments(
         cursor: page.cursor,
         consistency: context.consistency.clone(),
     };
-    let mut client = PaymentQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.list_payments(context.grpc(request, state.query_timeout)))
+        .call(state.query.payments.clone().list_payments(request))
         .await?;
     Ok(Json(answer))
 }

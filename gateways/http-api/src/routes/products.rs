@@ -2,10 +2,7 @@
 //! authenticated caller.
 
 use axum::{Json, extract::State};
-use proto::query::{
-    GetProductRequest, ListProductsRequest, ListProductsResponse, Product,
-    catalog_queries_client::CatalogQueriesClient,
-};
+use proto::query::{GetProductRequest, ListProductsRequest, ListProductsResponse, Product};
 
 use crate::{
     error::{ApiError, ErrorBody},
@@ -37,9 +34,9 @@ pub async fn list_products(
         title_prefix,
         consistency: context.consistency.clone(),
     };
-    let mut client = CatalogQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.list_products(context.grpc(request, state.query_timeout)))
+        .call(state.query.catalog.clone().list_products(request))
         .await?;
     Ok(Json(answer))
 }
@@ -65,9 +62,9 @@ pub async fn get_product(
         product_id: params::uuid("product_id", &product_id)?,
         consistency: context.consistency.clone(),
     };
-    let mut client = CatalogQueriesClient::new(state.query.clone());
+    let request = context.grpc(request, state.query_timeout);
     let answer = state
-        .call(client.get_product(context.grpc(request, state.query_timeout)))
+        .call(state.query.catalog.clone().get_product(request))
         .await?;
     Ok(Json(answer))
 }
