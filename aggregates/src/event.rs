@@ -97,3 +97,33 @@ fn current_version<E: DomainEvent>(event_type: &str) -> Option<i32> {
         .find(|(name, _)| *name == event_type)
         .map(|(_, version)| *version)
 }
+
+/// Implements [`DomainEvent`] for an event enum from one list of its variants, each with its
+/// current schema version: the list is both [`DomainEvent::SCHEMAS`] and the match of
+/// [`DomainEvent::event_type`] (the variant name is the stored type), so an event type is
+/// written once. A variant missing from the list fails to compile (the match is exhaustive).
+/// Anything after the list (e.g. an `upcast` override) goes into the impl as it is.
+///
+/// ```text
+/// domain_event!(OrderEvent {
+///     OrderPlaced = 1,
+///     OrderPaid = 1,
+/// });
+/// ```
+macro_rules! domain_event {
+    ($event:ty { $($variant:ident = $version:literal),+ $(,)? } $($rest:tt)*) => {
+        impl $crate::event::DomainEvent for $event {
+            const SCHEMAS: &'static [(&'static str, i32)] =
+                &[$((stringify!($variant), $version)),+];
+
+            fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => stringify!($variant),)+
+                }
+            }
+
+            $($rest)*
+        }
+    };
+}
+pub(crate) use domain_event;

@@ -9,6 +9,23 @@
 //! | [`order`] | [`Order`] | `order-<order id>` |
 //! | [`payment`] | [`Payment`] | `payment-<payment id>` |
 //!
+//! Every aggregate has the same shape (the product's files are the example):
+//!
+//! | file | holds |
+//! |---|---|
+//! | `<aggregate>.rs` | module docs (rules, state diagram), the unit type, its [`Aggregate`] impl: `decide` and the helpers it calls |
+//! | `<aggregate>/commands.rs` | the command enum and the values commands carry |
+//! | `<aggregate>/events.rs` | the event enum and its storage contract: one `domain_event!` list of event types with their schema versions, plus any upcaster |
+//! | `<aggregate>/state.rs` | the state types and `evolve`, which copies facts from events and decides nothing |
+//! | `<aggregate>/tests.rs` (and `<aggregate>/tests/` when it grows) | given/when/then tests |
+//!
+//! The parent module re-exports the public types, so callers name them by module
+//! (`aggregates::order::OrderEvent`, `aggregates::product::StockLine`), whatever file they live
+//! in.
+//!
+//! [`CATEGORIES`] lists every aggregate's stream category: the one list the relay, the
+//! projections and the query side use.
+//!
 //! Shared: the [`Aggregate`] contract, the [`DomainEvent`] storage contract (event type, schema
 //! version, JSON payload, upcasting), [`Money`], typed ids, and [`DomainError`] with its
 //! [`ErrorKind`] for the edges.
@@ -41,3 +58,14 @@ pub use money::{Currency, Money, MoneyError};
 pub use order::Order;
 pub use payment::Payment;
 pub use product::Product;
+
+/// The stream category of every aggregate (each one's [`Aggregate::CATEGORY`]), in the order of
+/// the table above: the bounded contexts, and hence the event topics. Adding an aggregate is
+/// adding it here.
+pub const CATEGORIES: [&str; 5] = [
+    Customer::CATEGORY,
+    Product::CATEGORY,
+    Cart::CATEGORY,
+    Order::CATEGORY,
+    Payment::CATEGORY,
+];

@@ -22,148 +22,29 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::{
     aggregate::Aggregate,
     cart::{MAX_LINE_QUANTITY, MAX_LINES},
     error::DomainError,
-    ids::{CustomerId, OrderId, PaymentId, ProductId, SkuId},
+    ids::{CustomerId, OrderId},
     money::Money,
     rules,
 };
 
+mod commands;
 mod events;
+mod state;
 #[cfg(test)]
 mod tests;
 
+pub use commands::{OrderCommand, OrderLine};
 pub use events::{OrderEvent, PricedLine};
+pub use state::{OrderDetails, OrderState, OrderStatus};
 
 /// The order aggregate (stream `order-<order id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order;
-
-/// A command to an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrderCommand {
-    /// Places the order from a snapshot of the cart with the prices to charge.
-    PlaceOrder {
-        /// The new order's id (also the stock reservation id).
-        order_id: OrderId,
-        /// The buyer.
-        customer_id: CustomerId,
-        /// 1..=100 lines, each SKU once, all prices in one currency.
-        lines: Vec<OrderLine>,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Records that every product reserved the order's stock.
-    MarkStockReserved {
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Records that `payment_id` captured exactly the order total.
-    MarkPaid {
-        /// The captured payment.
-        payment_id: PaymentId,
-        /// Must equal the order total.
-        amount: Money,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Cancels an unpaid order.
-    Cancel {
-        /// Why, non-empty (e.g. `insufficient stock`, `payment failed`).
-        reason: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Records that the goods left the warehouse.
-    Ship {
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Refunds the whole order after payment.
-    Refund {
-        /// Why, non-empty.
-        reason: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
-/// A line as ordered: what the cart snapshot provides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderLine {
-    /// The SKU's product (the stream where its stock is reserved).
-    pub product_id: ProductId,
-    /// The SKU.
-    pub sku_id: SkuId,
-    /// Title at ordering time.
-    pub title: String,
-    /// Unit price charged, positive.
-    pub unit_price: Money,
-    /// Items, 1..=99.
-    pub quantity: u32,
-}
-
-/// Where an order is in its life (see the module's diagram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderStatus {
-    /// Waiting for stock.
-    Placed,
-    /// Stock held; waiting for payment.
-    StockReserved,
-    /// Paid; waiting for shipping.
-    Paid,
-    /// On its way.
-    Shipped,
-    /// Cancelled before payment (final).
-    Cancelled,
-    /// Refunded after payment (final).
-    Refunded,
-}
-
-impl OrderStatus {
-    /// Lowercase name, as used in error messages.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Placed => "placed",
-            Self::StockReserved => "stock reserved",
-            Self::Paid => "paid",
-            Self::Shipped => "shipped",
-            Self::Cancelled => "cancelled",
-            Self::Refunded => "refunded",
-        }
-    }
-}
-
-/// An order's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum OrderState {
-    /// No events yet.
-    #[default]
-    NotPlaced,
-    /// Placed, in any status since.
-    Existing(OrderDetails),
-}
-
-/// A placed order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderDetails {
-    /// The order.
-    pub order_id: OrderId,
-    /// The buyer.
-    pub customer_id: CustomerId,
-    /// Lines with their totals.
-    pub lines: Vec<PricedLine>,
-    /// Sum of the line totals.
-    pub total: Money,
-    /// Current status.
-    pub status: OrderStatus,
-    /// The payment, once paid.
-    pub payment_id: Option<PaymentId>,
-}
 
 impl Aggregate for Order {
     const CATEGORY: &'static str = "order";
@@ -249,43 +130,7 @@ impl Aggregate for Order {
     }
 
     fn evolve(state: OrderState, event: &OrderEvent) -> OrderState {
-        use OrderEvent::*;
-        let mut order = match (state, event) {
-            (
-                OrderState::NotPlaced,
-                OrderPlaced {
-                    order_id,
-                    customer_id,
-                    lines,
-                    total,
-                    ..
-                },
-            ) => {
-                return OrderState::Existing(OrderDetails {
-                    order_id: *order_id,
-                    customer_id: *customer_id,
-                    lines: lines.clone(),
-                    total: *total,
-                    status: OrderStatus::Placed,
-                    payment_id: None,
-                });
-            }
-            (OrderState::Existing(order), _) => order,
-            // `decide` never writes anything else to an empty stream.
-            (state, _) => return state,
-        };
-        match event {
-            OrderPlaced { .. } => {}
-            OrderStockReserved { .. } => order.status = OrderStatus::StockReserved,
-            OrderPaid { payment_id, .. } => {
-                order.status = OrderStatus::Paid;
-                order.payment_id = Some(*payment_id);
-            }
-            OrderShipped { .. } => order.status = OrderStatus::Shipped,
-            OrderCancelled { .. } => order.status = OrderStatus::Cancelled,
-            OrderRefunded { .. } => order.status = OrderStatus::Refunded,
-        }
-        OrderState::Existing(order)
+        state::evolve(state, event)
     }
 }
 

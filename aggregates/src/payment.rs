@@ -14,199 +14,21 @@
 //! and their sum never exceeds the captured amount. A partially refunded payment stays
 //! Captured; the refund that reaches the amount moves it to Refunded (final), as does Failed.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use crate::{aggregate::Aggregate, error::DomainError, ids::PaymentId, rules};
 
-use crate::{
-    aggregate::Aggregate,
-    error::DomainError,
-    event::DomainEvent,
-    ids::{CustomerId, OrderId, PaymentId},
-    money::Money,
-    rules,
-};
-
+mod commands;
+mod events;
+mod state;
 #[cfg(test)]
 mod tests;
+
+pub use commands::{PaymentCommand, PaymentMethod};
+pub use events::PaymentEvent;
+pub use state::{PaymentDetails, PaymentState, PaymentStatus};
 
 /// The payment aggregate (stream `payment-<payment id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Payment;
-
-/// Where the money comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentMethod {
-    /// The customer's prepaid balance (the saga debits the customer, then captures).
-    Balance,
-    /// An external provider, which confirms through a signed callback.
-    External,
-}
-
-/// A command to a payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PaymentCommand {
-    /// Starts collecting `amount` for `order_id`.
-    Initiate {
-        /// The new payment's id.
-        payment_id: PaymentId,
-        /// The order paid for.
-        order_id: OrderId,
-        /// The payer.
-        customer_id: CustomerId,
-        /// Positive; the order total.
-        amount: Money,
-        /// Balance or external.
-        method: PaymentMethod,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// The money was collected (balance debited, or provider confirmed).
-    Capture {
-        /// The provider's id for the charge, if any (non-blank when given).
-        provider_reference: Option<String>,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// The money could not be collected.
-    Fail {
-        /// Why, non-empty (e.g. `insufficient balance`, `card declined`).
-        reason: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Gives back part or all of the captured money.
-    Refund {
-        /// Positive, in the payment's currency, at most what is left to refund.
-        amount: Money,
-        /// Why, non-empty.
-        reason: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
-/// What happened to a payment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PaymentEvent {
-    /// Collection started.
-    PaymentInitiated {
-        /// The payment.
-        payment_id: PaymentId,
-        /// The order paid for.
-        order_id: OrderId,
-        /// The payer.
-        customer_id: CustomerId,
-        /// Amount to collect.
-        amount: Money,
-        /// Balance or external.
-        method: PaymentMethod,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// The whole amount was collected.
-    PaymentCaptured {
-        /// The payment.
-        payment_id: PaymentId,
-        /// The order paid for.
-        order_id: OrderId,
-        /// Amount collected.
-        amount: Money,
-        /// The provider's id for the charge, if any.
-        provider_reference: Option<String>,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Collection failed (final).
-    PaymentFailed {
-        /// The payment.
-        payment_id: PaymentId,
-        /// The order paid for.
-        order_id: OrderId,
-        /// Why.
-        reason: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-    /// Money was given back. Carries the payer and method so a balance refund can be credited
-    /// without reading the payment.
-    PaymentRefunded {
-        /// The payment.
-        payment_id: PaymentId,
-        /// The order paid for.
-        order_id: OrderId,
-        /// The payer, to credit for a balance payment.
-        customer_id: CustomerId,
-        /// Balance or external.
-        method: PaymentMethod,
-        /// Amount of this refund.
-        amount: Money,
-        /// Sum of all refunds so far, this one included.
-        total_refunded: Money,
-        /// Whether the captured amount is now fully refunded.
-        fully_refunded: bool,
-        /// Why.
-        reason: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
-}
-
-/// Where a payment is in its life (see the module's diagram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PaymentStatus {
-    /// Waiting for capture or failure.
-    Initiated,
-    /// Collected; may be partially refunded.
-    Captured,
-    /// Not collected (final).
-    Failed,
-    /// Fully refunded (final).
-    Refunded,
-}
-
-impl PaymentStatus {
-    /// Lowercase name, as used in error messages.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Initiated => "initiated",
-            Self::Captured => "captured",
-            Self::Failed => "failed",
-            Self::Refunded => "refunded",
-        }
-    }
-}
-
-/// A payment's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum PaymentState {
-    /// No events yet.
-    #[default]
-    NotInitiated,
-    /// Initiated, in any status since.
-    Existing(PaymentDetails),
-}
-
-/// An initiated payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentDetails {
-    /// The payment.
-    pub payment_id: PaymentId,
-    /// The order paid for.
-    pub order_id: OrderId,
-    /// The payer.
-    pub customer_id: CustomerId,
-    /// Amount to collect (and, once captured, collected).
-    pub amount: Money,
-    /// Balance or external.
-    pub method: PaymentMethod,
-    /// Current status.
-    pub status: PaymentStatus,
-    /// Sum of refunds so far (zero in the payment's currency at first).
-    pub refunded: Money,
-    /// The provider's id for the charge, once captured.
-    pub provider_reference: Option<String>,
-}
 
 impl Aggregate for Payment {
     const CATEGORY: &'static str = "payment";
@@ -302,54 +124,7 @@ impl Aggregate for Payment {
     }
 
     fn evolve(state: PaymentState, event: &PaymentEvent) -> PaymentState {
-        let mut payment = match (state, event) {
-            (
-                PaymentState::NotInitiated,
-                PaymentEvent::PaymentInitiated {
-                    payment_id,
-                    order_id,
-                    customer_id,
-                    amount,
-                    method,
-                    ..
-                },
-            ) => {
-                return PaymentState::Existing(PaymentDetails {
-                    payment_id: *payment_id,
-                    order_id: *order_id,
-                    customer_id: *customer_id,
-                    amount: *amount,
-                    method: *method,
-                    status: PaymentStatus::Initiated,
-                    refunded: Money::zero(amount.currency()),
-                    provider_reference: None,
-                });
-            }
-            (PaymentState::Existing(payment), _) => payment,
-            // `decide` never writes anything else to an empty stream.
-            (state, _) => return state,
-        };
-        match event {
-            PaymentEvent::PaymentInitiated { .. } => {}
-            PaymentEvent::PaymentCaptured {
-                provider_reference, ..
-            } => {
-                payment.status = PaymentStatus::Captured;
-                payment.provider_reference.clone_from(provider_reference);
-            }
-            PaymentEvent::PaymentFailed { .. } => payment.status = PaymentStatus::Failed,
-            PaymentEvent::PaymentRefunded {
-                total_refunded,
-                fully_refunded,
-                ..
-            } => {
-                payment.refunded = *total_refunded;
-                if *fully_refunded {
-                    payment.status = PaymentStatus::Refunded;
-                }
-            }
-        }
-        PaymentState::Existing(payment)
+        state::evolve(state, event)
     }
 }
 
@@ -367,23 +142,5 @@ fn expect_status<'a>(
             status: payment.status.as_str(),
             action,
         }),
-    }
-}
-
-impl DomainEvent for PaymentEvent {
-    const SCHEMAS: &'static [(&'static str, i32)] = &[
-        ("PaymentInitiated", 1),
-        ("PaymentCaptured", 1),
-        ("PaymentFailed", 1),
-        ("PaymentRefunded", 1),
-    ];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::PaymentInitiated { .. } => "PaymentInitiated",
-            Self::PaymentCaptured { .. } => "PaymentCaptured",
-            Self::PaymentFailed { .. } => "PaymentFailed",
-            Self::PaymentRefunded { .. } => "PaymentRefunded",
-        }
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    event::DomainEvent,
+    event::domain_event,
     ids::{CustomerId, ProductId, SkuId},
     money::Money,
 };
@@ -63,20 +63,9 @@ pub enum CartEvent {
     },
 }
 
-impl DomainEvent for CartEvent {
-    const SCHEMAS: &'static [(&'static str, i32)] = &[
-        ("CartItemAdded", 1),
-        ("CartItemQuantityChanged", 1),
-        ("CartItemRemoved", 1),
-        ("CartCleared", 1),
-    ];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::CartItemAdded { .. } => "CartItemAdded",
-            Self::CartItemQuantityChanged { .. } => "CartItemQuantityChanged",
-            Self::CartItemRemoved { .. } => "CartItemRemoved",
-            Self::CartCleared { .. } => "CartCleared",
-        }
-    }
-}
+domain_event!(CartEvent {
+    CartItemAdded = 1,
+    CartItemQuantityChanged = 1,
+    CartItemRemoved = 1,
+    CartCleared = 1,
+});

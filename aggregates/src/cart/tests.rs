@@ -4,7 +4,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::{error::ErrorKind, event::DomainEvent, money::Currency, testing};
+use crate::{
+    error::ErrorKind,
+    event::DomainEvent,
+    ids::{ProductId, SkuId},
+    money::{Currency, Money},
+    testing,
+};
 
 const ME: CustomerId = CustomerId(Uuid::from_u128(1));
 const SOMEONE_ELSE: CustomerId = CustomerId(Uuid::from_u128(2));

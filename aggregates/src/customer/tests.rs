@@ -5,7 +5,13 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
-use crate::{error::ErrorKind, testing};
+use crate::{
+    error::{DecodeError, ErrorKind},
+    event::DomainEvent,
+    ids::PaymentId,
+    money::{Currency, Money},
+    testing,
+};
 
 const ID: CustomerId = CustomerId(Uuid::from_u128(1));
 const PAYMENT: PaymentId = PaymentId(Uuid::from_u128(77));

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    event::DomainEvent,
+    event::domain_event,
     ids::{CustomerId, OrderId, PaymentId, ProductId, SkuId},
     money::Money,
 };
@@ -95,24 +95,11 @@ pub enum OrderEvent {
     },
 }
 
-impl DomainEvent for OrderEvent {
-    const SCHEMAS: &'static [(&'static str, i32)] = &[
-        ("OrderPlaced", 1),
-        ("OrderStockReserved", 1),
-        ("OrderPaid", 1),
-        ("OrderShipped", 1),
-        ("OrderCancelled", 1),
-        ("OrderRefunded", 1),
-    ];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::OrderPlaced { .. } => "OrderPlaced",
-            Self::OrderStockReserved { .. } => "OrderStockReserved",
-            Self::OrderPaid { .. } => "OrderPaid",
-            Self::OrderShipped { .. } => "OrderShipped",
-            Self::OrderCancelled { .. } => "OrderCancelled",
-            Self::OrderRefunded { .. } => "OrderRefunded",
-        }
-    }
-}
+domain_event!(OrderEvent {
+    OrderPlaced = 1,
+    OrderStockReserved = 1,
+    OrderPaid = 1,
+    OrderShipped = 1,
+    OrderCancelled = 1,
+    OrderRefunded = 1,
+});

@@ -4,7 +4,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::{error::ErrorKind, event::DomainEvent, money::Currency, testing};
+use crate::{
+    error::ErrorKind,
+    event::DomainEvent,
+    ids::{PaymentId, ProductId, SkuId},
+    money::Currency,
+    testing,
+};
 
 const ORDER: OrderId = OrderId(Uuid::from_u128(1));
 const BUYER: CustomerId = CustomerId(Uuid::from_u128(2));
@@ -381,4 +387,22 @@ fn every_event_round_trips_through_storage() {
             OrderEvent::from_stored(event.event_type(), event.schema_version(), &data).unwrap();
         assert_eq!(decoded, event);
     }
+}
+
+#[test]
+fn every_order_status_name_parses_back() {
+    for name in [
+        "placed",
+        "stock_reserved",
+        "paid",
+        "shipped",
+        "cancelled",
+        "refunded",
+    ] {
+        let status = OrderStatus::from_name(name).expect(name);
+        assert_eq!(status.name(), name);
+    }
+    assert_eq!(OrderStatus::from_name("Paid"), None);
+    assert_eq!(OrderStatus::from_name(""), None);
+    assert_eq!(OrderStatus::StockReserved.as_str(), "stock reserved");
 }

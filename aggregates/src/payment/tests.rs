@@ -4,7 +4,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::{money::Currency, testing};
+use crate::{
+    event::DomainEvent,
+    ids::{CustomerId, OrderId},
+    money::{Currency, Money},
+    testing,
+};
 
 const PAYMENT: PaymentId = PaymentId(Uuid::from_u128(1));
 const ORDER: OrderId = OrderId(Uuid::from_u128(2));

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StockLine;
 use crate::{
-    event::DomainEvent,
+    event::domain_event,
     ids::{ProductId, ReservationId, SkuId},
     money::Money,
 };
@@ -138,28 +138,13 @@ impl StockChange {
     }
 }
 
-impl DomainEvent for ProductEvent {
-    const SCHEMAS: &'static [(&'static str, i32)] = &[
-        ("ProductCreated", 1),
-        ("SkuAdded", 1),
-        ("SkuRestocked", 1),
-        ("StockReserved", 1),
-        ("StockReleased", 1),
-        ("StockCommitted", 1),
-        ("ProductDiscontinued", 1),
-        ("SkuDiscontinued", 1),
-    ];
-
-    fn event_type(&self) -> &'static str {
-        match self {
-            Self::ProductCreated { .. } => "ProductCreated",
-            Self::SkuAdded { .. } => "SkuAdded",
-            Self::SkuRestocked { .. } => "SkuRestocked",
-            Self::StockReserved { .. } => "StockReserved",
-            Self::StockReleased { .. } => "StockReleased",
-            Self::StockCommitted { .. } => "StockCommitted",
-            Self::ProductDiscontinued { .. } => "ProductDiscontinued",
-            Self::SkuDiscontinued { .. } => "SkuDiscontinued",
-        }
-    }
-}
+domain_event!(ProductEvent {
+    ProductCreated = 1,
+    SkuAdded = 1,
+    SkuRestocked = 1,
+    StockReserved = 1,
+    StockReleased = 1,
+    StockCommitted = 1,
+    ProductDiscontinued = 1,
+    SkuDiscontinued = 1,
+});
