@@ -15,25 +15,23 @@ use chrono::Utc;
 use proto::{cart::*, common};
 use tonic::{Request, Response, Status};
 
+use super::{Commands, Policy};
 use crate::{
-    auth::{Caller, Denied, caller},
+    auth::Caller,
     clients::ProductClient,
     error::AppError,
-    handler::{CommandContext, CommandHandler, CommandResult},
+    handler::{CommandHandler, CommandResult},
     request,
 };
 
-/// Who may send a cart command, given the caller and the cart's owner.
-type Policy = fn(&Caller, &CustomerId) -> Result<(), Denied>;
-
 /// The cart's owner, or an admin.
-const OWNER: Policy = Caller::require_customer;
+const OWNER: Policy<CustomerId> = Policy::Target(Caller::require_customer);
 /// The cart's owner, another service of the shop, or an admin.
-const OWNER_OR_SERVICE: Policy = |caller, customer_id| {
+const OWNER_OR_SERVICE: Policy<CustomerId> = Policy::Target(|caller, customer_id| {
     caller
         .require_service()
         .or_else(|_| caller.require_customer(customer_id))
-};
+});
 
 /// The cart command service.
 #[derive(Clone)]
@@ -48,24 +46,10 @@ impl CartService {
         Self { handler, products }
     }
 
-    /// The cart's owner and the command's context, once the caller may act on that cart.
-    fn authorize<T: prost::Name>(
-        request: &Request<T>,
-        command_id: &str,
-        customer_id: &str,
-        policy: Policy,
-    ) -> Result<(CustomerId, CommandContext), AppError> {
-        let caller = caller(request)?;
-        let customer_id: CustomerId = request::id("customer_id", customer_id)?;
-        policy(caller, &customer_id)?;
-        let context = request::context(request, caller, command_id)?;
-        Ok((customer_id, context))
-    }
-
     async fn add_item(&self, request: &Request<AddItemRequest>) -> Result<CommandResult, AppError> {
         let body = request.get_ref();
         let (customer_id, context) =
-            Self::authorize(request, &body.command_id, &body.customer_id, OWNER)?;
+            self.authorize(request, &body.command_id, &body.customer_id, OWNER)?;
         let product_id: ProductId = request::id("product_id", &body.product_id)?;
         let sku_id: SkuId = request::id("sku_id", &body.sku_id)?;
         // Checked before asking the product service, so a malformed request never waits on it.
@@ -94,7 +78,7 @@ impl CartService {
     ) -> Result<CommandResult, AppError> {
         let body = request.get_ref();
         let (customer_id, context) =
-            Self::authorize(request, &body.command_id, &body.customer_id, OWNER)?;
+            self.authorize(request, &body.command_id, &body.customer_id, OWNER)?;
         let sku_id: SkuId = request::id("sku_id", &body.sku_id)?;
         let quantity = quantity(body.quantity)?;
         if let Some(done) = self.handler.executed(&context, &customer_id).await? {
@@ -143,6 +127,15 @@ fn token(result: CommandResult) -> Option<common::CommandResult> {
     Some(result.into())
 }
 
+impl Commands for CartService {
+    type Aggregate = Cart;
+    const ID_FIELD: &'static str = "customer_id";
+
+    fn handler(&self) -> &CommandHandler<Cart> {
+        &self.handler
+    }
+}
+
 #[tonic::async_trait]
 impl cart_commands_server::CartCommands for CartService {
     async fn add_item(
@@ -170,20 +163,22 @@ impl cart_commands_server::CartCommands for CartService {
         request: Request<RemoveItemRequest>,
     ) -> Result<Response<RemoveItemResponse>, Status> {
         let body = request.get_ref();
-        let (customer_id, context) =
-            Self::authorize(&request, &body.command_id, &body.customer_id, OWNER)?;
-        let command = CartCommand::RemoveItem {
-            customer_id,
-            sku_id: request::id("sku_id", &body.sku_id)?,
-            at: Utc::now(),
-        };
         let result = self
-            .handler
-            .execute(&context, &customer_id, command)
+            .execute(
+                &request,
+                &body.command_id,
+                &body.customer_id,
+                OWNER,
+                |customer_id| {
+                    Ok(CartCommand::RemoveItem {
+                        customer_id,
+                        sku_id: request::id("sku_id", &body.sku_id)?,
+                        at: Utc::now(),
+                    })
+                },
+            )
             .await?;
-        Ok(Response::new(RemoveItemResponse {
-            result: token(result),
-        }))
+        Ok(Response::new(RemoveItemResponse { result }))
     }
 
     async fn clear(
@@ -191,24 +186,22 @@ impl cart_commands_server::CartCommands for CartService {
         request: Request<ClearRequest>,
     ) -> Result<Response<ClearResponse>, Status> {
         let body = request.get_ref();
-        let (customer_id, context) = Self::authorize(
-            &request,
-            &body.command_id,
-            &body.customer_id,
-            OWNER_OR_SERVICE,
-        )?;
-        let command = CartCommand::Clear {
-            customer_id,
-            at: Utc::now(),
-        };
         // An empty cart: no events, its current version. A cart never used: NOT_FOUND from the
         // handler (there is no version to return).
         let result = self
-            .handler
-            .execute(&context, &customer_id, command)
+            .execute(
+                &request,
+                &body.command_id,
+                &body.customer_id,
+                OWNER_OR_SERVICE,
+                |customer_id| {
+                    Ok(CartCommand::Clear {
+                        customer_id,
+                        at: Utc::now(),
+                    })
+                },
+            )
             .await?;
-        Ok(Response::new(ClearResponse {
-            result: token(result),
-        }))
+        Ok(Response::new(ClearResponse { result }))
     }
 }

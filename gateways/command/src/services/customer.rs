@@ -3,23 +3,17 @@
 
 use aggregates::{Customer, CustomerId, customer::CustomerCommand};
 use chrono::Utc;
-use proto::{common, customer::*};
+use proto::customer::*;
 use tonic::{Request, Response, Status};
 
-use crate::{
-    auth::{Caller, Denied, caller},
-    error::AppError,
-    handler::CommandHandler,
-    request,
-};
-
-/// Who may send a customer command, given the caller and the customer it targets.
-type Policy = fn(&Caller, &CustomerId) -> Result<(), Denied>;
+use super::{Commands, Policy};
+use crate::{auth::Caller, handler::CommandHandler, request};
 
 /// The customer's own account, or an admin.
-const OWNER: Policy = Caller::require_customer;
-/// Another service of the shop, or an admin.
-const SERVICE: Policy = |caller, _| caller.require_service();
+const OWNER: Policy<CustomerId> = Policy::Target(Caller::require_customer);
+/// Another service of the shop, or an admin (checked once the customer id is known to be well
+/// formed, as the other policies are).
+const SERVICE: Policy<CustomerId> = Policy::Target(|caller, _| caller.require_service());
 
 /// The customer command service.
 #[derive(Clone)]
@@ -32,26 +26,14 @@ impl CustomerService {
     pub fn new(handler: CommandHandler<Customer>) -> Self {
         Self { handler }
     }
+}
 
-    /// Authorizes and executes one command on `customer_id`.
-    async fn execute<T: prost::Name>(
-        &self,
-        request: &Request<T>,
-        command_id: &str,
-        customer_id: &str,
-        policy: Policy,
-        command: impl FnOnce(CustomerId) -> Result<CustomerCommand, AppError>,
-    ) -> Result<Option<common::CommandResult>, Status> {
-        let caller = caller(request)?;
-        let customer_id: CustomerId = request::id("customer_id", customer_id)?;
-        policy(caller, &customer_id)?;
-        let context = request::context(request, caller, command_id)?;
-        let command = command(customer_id)?;
-        let result = self
-            .handler
-            .execute(&context, &customer_id, command)
-            .await?;
-        Ok(Some(result.into()))
+impl Commands for CustomerService {
+    type Aggregate = Customer;
+    const ID_FIELD: &'static str = "customer_id";
+
+    fn handler(&self) -> &CommandHandler<Customer> {
+        &self.handler
     }
 }
 

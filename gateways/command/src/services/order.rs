@@ -13,15 +13,19 @@ use aggregates::{
 };
 use chrono::Utc;
 use event_store::CurrentVersion;
-use proto::{common, order::*};
+use proto::order::*;
 use tonic::{Request, Response, Status};
 
+use super::{Commands, Policy};
 use crate::{
     auth::{Caller, ROLE_CUSTOMER, caller},
     error::AppError,
     handler::{CommandHandler, CommandResult},
     request,
 };
+
+/// The saga's and operators' commands: another service of the shop, or an admin.
+const SERVICE: Policy<OrderId> = Policy::Caller(Caller::require_service);
 
 /// The order command service.
 #[derive(Clone)]
@@ -34,23 +38,6 @@ impl OrderService {
     /// A service executing commands with `handler` and reading carts with `carts`.
     pub fn new(handler: CommandHandler<Order>, carts: CommandHandler<Cart>) -> Self {
         Self { handler, carts }
-    }
-
-    /// Executes one saga or operator command (role `service` or `admin`) on `order_id`.
-    async fn execute_as_service<T: prost::Name>(
-        &self,
-        request: &Request<T>,
-        command_id: &str,
-        order_id: &str,
-        command: impl FnOnce() -> Result<OrderCommand, AppError>,
-    ) -> Result<Option<common::CommandResult>, Status> {
-        let caller = caller(request)?;
-        caller.require_service()?;
-        let order_id: OrderId = request::id("order_id", order_id)?;
-        let context = request::context(request, caller, command_id)?;
-        let command = command()?;
-        let result = self.handler.execute(&context, &order_id, command).await?;
-        Ok(Some(result.into()))
     }
 
     async fn place_order(
@@ -124,6 +111,15 @@ fn may_cancel(caller: &Caller, order: &OrderState) -> Result<(), AppError> {
     }
 }
 
+impl Commands for OrderService {
+    type Aggregate = Order;
+    const ID_FIELD: &'static str = "order_id";
+
+    fn handler(&self) -> &CommandHandler<Order> {
+        &self.handler
+    }
+}
+
 #[tonic::async_trait]
 impl order_commands_server::OrderCommands for OrderService {
     async fn place_order(
@@ -142,7 +138,7 @@ impl order_commands_server::OrderCommands for OrderService {
     ) -> Result<Response<MarkStockReservedResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+            .execute(&request, &body.command_id, &body.order_id, SERVICE, |_| {
                 Ok(OrderCommand::MarkStockReserved { at: Utc::now() })
             })
             .await?;
@@ -155,7 +151,7 @@ impl order_commands_server::OrderCommands for OrderService {
     ) -> Result<Response<MarkPaidResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+            .execute(&request, &body.command_id, &body.order_id, SERVICE, |_| {
                 Ok(OrderCommand::MarkPaid {
                     payment_id: request::id("payment_id", &body.payment_id)?,
                     amount: request::money("amount", body.amount.as_ref())?,
@@ -179,7 +175,7 @@ impl order_commands_server::OrderCommands for OrderService {
     async fn ship(&self, request: Request<ShipRequest>) -> Result<Response<ShipResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+            .execute(&request, &body.command_id, &body.order_id, SERVICE, |_| {
                 Ok(OrderCommand::Ship { at: Utc::now() })
             })
             .await?;
@@ -192,7 +188,7 @@ impl order_commands_server::OrderCommands for OrderService {
     ) -> Result<Response<RefundResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.order_id, || {
+            .execute(&request, &body.command_id, &body.order_id, SERVICE, |_| {
                 Ok(OrderCommand::Refund {
                     reason: body.reason.clone(),
                     at: Utc::now(),

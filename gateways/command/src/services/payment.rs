@@ -5,7 +5,7 @@
 //! Not here yet: the external provider's HMAC-signed callback, which will capture or fail an
 //! `external` payment (a replayed or forged callback must change nothing).
 
-use ::proto::{common, payment as proto};
+use ::proto::payment as proto;
 use aggregates::{
     Aggregate, CustomerId, DomainError, Order, OrderId, Payment, PaymentId,
     order::OrderState,
@@ -14,12 +14,17 @@ use aggregates::{
 use chrono::Utc;
 use tonic::{Request, Response, Status};
 
+use super::{Commands, Policy};
 use crate::{
-    auth::caller,
+    auth::{Caller, caller},
     error::AppError,
     handler::{CommandHandler, CommandResult},
     request,
 };
+
+/// Capture, failure and refunds: the saga or the provider adapter (another service of the
+/// shop), or an admin.
+const SERVICE: Policy<PaymentId> = Policy::Caller(Caller::require_service);
 
 /// The payment command service.
 #[derive(Clone)]
@@ -32,23 +37,6 @@ impl PaymentService {
     /// A service executing commands with `handler`, reading orders with `orders`.
     pub fn new(handler: CommandHandler<Payment>, orders: CommandHandler<Order>) -> Self {
         Self { handler, orders }
-    }
-
-    /// Executes one saga or operator command (role `service` or `admin`) on `payment_id`.
-    async fn execute_as_service<T: prost::Name>(
-        &self,
-        request: &Request<T>,
-        command_id: &str,
-        payment_id: &str,
-        command: impl FnOnce() -> Result<PaymentCommand, AppError>,
-    ) -> Result<Option<common::CommandResult>, Status> {
-        let caller = caller(request)?;
-        caller.require_service()?;
-        let payment_id: PaymentId = request::id("payment_id", payment_id)?;
-        let context = request::context(request, caller, command_id)?;
-        let command = command()?;
-        let result = self.handler.execute(&context, &payment_id, command).await?;
-        Ok(Some(result.into()))
     }
 
     async fn initiate(
@@ -108,6 +96,15 @@ fn method(value: i32) -> Result<PaymentMethod, AppError> {
     }
 }
 
+impl Commands for PaymentService {
+    type Aggregate = Payment;
+    const ID_FIELD: &'static str = "payment_id";
+
+    fn handler(&self) -> &CommandHandler<Payment> {
+        &self.handler
+    }
+}
+
 #[tonic::async_trait]
 impl proto::payment_commands_server::PaymentCommands for PaymentService {
     async fn initiate(
@@ -126,12 +123,18 @@ impl proto::payment_commands_server::PaymentCommands for PaymentService {
     ) -> Result<Response<proto::CaptureResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.payment_id, || {
-                Ok(PaymentCommand::Capture {
-                    provider_reference: body.provider_reference.clone(),
-                    at: Utc::now(),
-                })
-            })
+            .execute(
+                &request,
+                &body.command_id,
+                &body.payment_id,
+                SERVICE,
+                |_| {
+                    Ok(PaymentCommand::Capture {
+                        provider_reference: body.provider_reference.clone(),
+                        at: Utc::now(),
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(proto::CaptureResponse { result }))
     }
@@ -142,12 +145,18 @@ impl proto::payment_commands_server::PaymentCommands for PaymentService {
     ) -> Result<Response<proto::FailResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.payment_id, || {
-                Ok(PaymentCommand::Fail {
-                    reason: body.reason.clone(),
-                    at: Utc::now(),
-                })
-            })
+            .execute(
+                &request,
+                &body.command_id,
+                &body.payment_id,
+                SERVICE,
+                |_| {
+                    Ok(PaymentCommand::Fail {
+                        reason: body.reason.clone(),
+                        at: Utc::now(),
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(proto::FailResponse { result }))
     }
@@ -158,13 +167,19 @@ impl proto::payment_commands_server::PaymentCommands for PaymentService {
     ) -> Result<Response<proto::RefundResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute_as_service(&request, &body.command_id, &body.payment_id, || {
-                Ok(PaymentCommand::Refund {
-                    amount: request::money("amount", body.amount.as_ref())?,
-                    reason: body.reason.clone(),
-                    at: Utc::now(),
-                })
-            })
+            .execute(
+                &request,
+                &body.command_id,
+                &body.payment_id,
+                SERVICE,
+                |_| {
+                    Ok(PaymentCommand::Refund {
+                        amount: request::money("amount", body.amount.as_ref())?,
+                        reason: body.reason.clone(),
+                        at: Utc::now(),
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(proto::RefundResponse { result }))
     }

@@ -7,23 +7,21 @@ use aggregates::{
     product::{ProductCommand, ProductState, StockLine},
 };
 use chrono::Utc;
-use proto::{common, product::*};
+use proto::product::*;
 use tonic::{Request, Response, Status};
 
+use super::{Commands, Policy};
 use crate::{
-    auth::{Caller, Denied, caller},
+    auth::{Caller, caller},
     error::AppError,
     handler::CommandHandler,
     request,
 };
 
-/// Who may send a product command.
-type Policy = fn(&Caller) -> Result<(), Denied>;
-
 /// Catalog management.
-const ADMIN: Policy = Caller::require_admin;
+const ADMIN: Policy<ProductId> = Policy::Caller(Caller::require_admin);
 /// Stock reservations: another service of the shop, or an admin.
-const SERVICE: Policy = Caller::require_service;
+const SERVICE: Policy<ProductId> = Policy::Caller(Caller::require_service);
 
 /// The product command service.
 #[derive(Clone)]
@@ -36,23 +34,14 @@ impl ProductService {
     pub fn new(handler: CommandHandler<Product>) -> Self {
         Self { handler }
     }
+}
 
-    /// Authorizes and executes one command on `product_id`.
-    async fn execute<T: prost::Name>(
-        &self,
-        request: &Request<T>,
-        command_id: &str,
-        product_id: &str,
-        policy: Policy,
-        command: impl FnOnce(ProductId) -> Result<ProductCommand, AppError>,
-    ) -> Result<Option<common::CommandResult>, Status> {
-        let caller = caller(request)?;
-        policy(caller)?;
-        let product_id: ProductId = request::id("product_id", product_id)?;
-        let context = request::context(request, caller, command_id)?;
-        let command = command(product_id)?;
-        let result = self.handler.execute(&context, &product_id, command).await?;
-        Ok(Some(result.into()))
+impl Commands for ProductService {
+    type Aggregate = Product;
+    const ID_FIELD: &'static str = "product_id";
+
+    fn handler(&self) -> &CommandHandler<Product> {
+        &self.handler
     }
 }
 
