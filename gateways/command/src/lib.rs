@@ -12,8 +12,8 @@
 //! deadline; when it cannot get an answer the command fails `UNAVAILABLE` and changes nothing.
 //!
 //! Adding a context: a service file under `services/` implementing the generated trait over a
-//! `CommandHandler<TheAggregate>`, a [`config::ServiceKind`] variant, and its arm in
-//! [`startup::App::build_with_store`].
+//! `CommandHandler<TheAggregate>`, a [`config::ServiceKind`] variant, and its arm in `startup.rs`
+//! (`context_services`).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -24,7 +24,6 @@ pub mod handler;
 pub mod request;
 pub mod services;
 pub mod startup;
-pub mod telemetry;
 
 pub use config::{AuthConfig, CommandConfig, DependencyConfig, ServiceKind};
 pub use error::AppError;

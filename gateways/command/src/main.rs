@@ -4,13 +4,13 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use command::{App, CommandConfig, ServiceKind, telemetry};
+use command::{App, CommandConfig, ServiceKind};
 
 const USAGE: &str = "usage: commerce-command <customer|product|cart|order|payment> [--listen ADDR]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
+    server::telemetry::init();
     let mut args = std::env::args().skip(1);
     let service: ServiceKind = args.next().context(USAGE)?.parse().context(USAGE)?;
     let mut config = CommandConfig::load(service)?;

@@ -1,7 +1,8 @@
 //! Building and running the server: the [`App`] that `main` and the tests start alike.
 //!
-//! Every process serves `grpc.health.v1.Health` and server reflection (v1) without a token, and
-//! its own context's services behind the bearer-token interceptor, with a request size limit.
+//! Every process serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha) without a
+//! token ([`server::grpc`]), and its own context's services behind the bearer-token interceptor,
+//! with a request size limit.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -16,17 +17,16 @@ use proto::{
         product_commands_server::ProductCommandsServer, product_stock_server::ProductStockServer,
     },
 };
+pub use server::StartupError;
+use server::{GrpcServices, grpc::HealthReporter};
 use tokio::net::TcpListener;
 use tonic::{
-    server::NamedService,
     service::interceptor::InterceptedService,
     transport::{
         Server,
         server::{Router, TcpIncoming},
     },
 };
-use tonic_health::server::HealthReporter;
-use tonic_reflection::server::Builder as ReflectionBuilder;
 
 use crate::{
     auth::Authenticator,
@@ -44,33 +44,6 @@ use crate::{
 
 /// Longest a single request may run before the server answers `CANCELLED`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Why the server could not start. Fatal.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address.
-        address: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The database settings are unusable.
-    #[error("invalid database settings: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The reflection service could not be built from the descriptors.
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
-    /// The endpoint of a service this one calls is unusable.
-    #[error("invalid endpoint {endpoint}: {source}")]
-    Endpoint {
-        /// The configured endpoint.
-        endpoint: String,
-        /// Why.
-        source: tonic::transport::Error,
-    },
-}
 
 /// A bound, ready-to-run command server.
 pub struct App {
@@ -94,30 +67,14 @@ impl App {
         config: CommandConfig,
         store: EventStore,
     ) -> Result<Self, StartupError> {
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    address: config.listen,
-                    source,
-                })?;
-        let address = listener.local_addr().map_err(|source| StartupError::Bind {
-            address: config.listen,
-            source,
-        })?;
-        let (health, health_service) = tonic_health::server::health_reporter();
-        let mut names = vec![health_service_name()];
-
+        let (listener, address) = server::listener::bind(config.listen).await?;
+        let (routes, health) = context_services(&config, store)?
+            .with_health_and_reflection(&[proto::FILE_DESCRIPTOR_SET])
+            .await?;
         let router = Server::builder()
             .timeout(REQUEST_TIMEOUT)
             .trace_fn(request_span)
-            .add_service(health_service);
-        let router = add_context_services(&config, store, router, &mut names, &health).await?;
-        // Both reflection versions: grpcurl asks for v1, many clients (grpc-requests, older
-        // tooling) only speak v1alpha.
-        let router = router
-            .add_service(reflection(&names).build_v1()?)
-            .add_service(reflection(&names).build_v1alpha()?);
+            .add_routes(routes);
         tracing::info!(service = %config.service, %address, "command service bound");
         Ok(Self {
             listener,
@@ -134,7 +91,7 @@ impl App {
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(server::shutdown::signal()).await
     }
 
     /// Serves until `stop` completes, then stops accepting connections and drains in-flight
@@ -149,38 +106,21 @@ impl App {
     }
 }
 
-/// A reflection service describing our contracts and health, listing the services `names`.
-fn reflection(names: &[&'static str]) -> ReflectionBuilder<'static> {
-    names.iter().fold(
-        ReflectionBuilder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
-        |builder, name| builder.with_service_name(*name),
-    )
-}
-
-/// Adds the services of `config.service`'s context to `router` behind the bearer-token
-/// interceptor, adds their names to `names` (for reflection) and reports them serving.
-async fn add_context_services(
+/// The services of `config.service`'s context, behind the bearer-token interceptor.
+fn context_services(
     config: &CommandConfig,
     store: EventStore,
-    router: Router,
-    names: &mut Vec<&'static str>,
-    health: &HealthReporter,
-) -> Result<Router, StartupError> {
+) -> Result<GrpcServices, StartupError> {
     let auth = Authenticator::new(&config.auth);
     let limit = config.max_request_bytes;
     let attempts = config.max_attempts;
-    let router = match config.service {
+    let services = GrpcServices::default();
+    let services = match config.service {
         ServiceKind::Customer => {
             let handler = CommandHandler::<Customer>::new(store, attempts);
             let service = CustomerCommandsServer::new(CustomerService::new(handler))
                 .max_decoding_message_size(limit);
-            names.push(name_of(&service));
-            health
-                .set_serving::<CustomerCommandsServer<CustomerService>>()
-                .await;
-            router.add_service(InterceptedService::new(service, auth))
+            services.add_service(InterceptedService::new(service, auth))
         }
         ServiceKind::Product => {
             let handler = CommandHandler::<Product>::new(store, attempts);
@@ -188,14 +128,7 @@ async fn add_context_services(
                 .max_decoding_message_size(limit);
             let stock = ProductStockServer::new(ProductStockService::new(handler))
                 .max_decoding_message_size(limit);
-            names.extend([name_of(&commands), name_of(&stock)]);
-            health
-                .set_serving::<ProductCommandsServer<ProductService>>()
-                .await;
-            health
-                .set_serving::<ProductStockServer<ProductStockService>>()
-                .await;
-            router
+            services
                 .add_service(InterceptedService::new(commands, auth.clone()))
                 .add_service(InterceptedService::new(stock, auth))
         }
@@ -206,11 +139,7 @@ async fn add_context_services(
                 products,
             ))
             .max_decoding_message_size(limit);
-            names.push(name_of(&service));
-            health
-                .set_serving::<CartCommandsServer<CartService>>()
-                .await;
-            router.add_service(InterceptedService::new(service, auth))
+            services.add_service(InterceptedService::new(service, auth))
         }
         ServiceKind::Order => {
             let service = OrderCommandsServer::new(OrderService::new(
@@ -218,11 +147,7 @@ async fn add_context_services(
                 CommandHandler::<Cart>::new(store, attempts),
             ))
             .max_decoding_message_size(limit);
-            names.push(name_of(&service));
-            health
-                .set_serving::<OrderCommandsServer<OrderService>>()
-                .await;
-            router.add_service(InterceptedService::new(service, auth))
+            services.add_service(InterceptedService::new(service, auth))
         }
         ServiceKind::Payment => {
             let service = PaymentCommandsServer::new(PaymentService::new(
@@ -230,14 +155,10 @@ async fn add_context_services(
                 CommandHandler::<Order>::new(store, attempts),
             ))
             .max_decoding_message_size(limit);
-            names.push(name_of(&service));
-            health
-                .set_serving::<PaymentCommandsServer<PaymentService>>()
-                .await;
-            router.add_service(InterceptedService::new(service, auth))
+            services.add_service(InterceptedService::new(service, auth))
         }
     };
-    Ok(router)
+    Ok(services)
 }
 
 /// The cart's client of the product service.
@@ -250,14 +171,6 @@ fn product_client(config: &CommandConfig) -> Result<ProductClient, StartupError>
     })
 }
 
-fn name_of<S: NamedService>(_: &S) -> &'static str {
-    S::NAME
-}
-
-fn health_service_name() -> &'static str {
-    <tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService> as NamedService>::NAME
-}
-
 /// The root span of every request, with its correlation id when the client sent one.
 fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
     let correlation_id = request
@@ -266,26 +179,4 @@ fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     tracing::info_span!("grpc", path = %request.uri().path(), correlation_id)
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    interrupt.await.ok();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await.ok();
-    tracing::info!("shutting down");
 }
