@@ -9,7 +9,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use event_store::{AllPosition, EventStore, Subscription};
@@ -59,18 +58,12 @@ impl Relay {
         let mut registry = Registry::default();
         metrics.register(&mut registry);
         let listen = settings.relay.metrics_listen.trim();
-        let metrics_server = if listen.is_empty() {
-            None
-        } else {
-            Some(
-                MetricsServer::start(listen, Arc::new(registry))
-                    .await
-                    .map_err(|source| RelayError::Metrics {
-                        listen: listen.to_owned(),
-                        source,
-                    })?,
-            )
-        };
+        let metrics_server = MetricsServer::start_unless_empty(listen, registry)
+            .await
+            .map_err(|source| RelayError::Metrics {
+                listen: listen.to_owned(),
+                source,
+            })?;
         let broker = BrokerClient::new(BrokerClientConfig::new(
             settings.rocketmq.name_server.clone(),
         ))?;
@@ -96,7 +89,7 @@ impl Relay {
 
     /// Runs until SIGTERM or ctrl-c, then stops cleanly.
     pub async fn run_until_stopped(self) -> Result<(), RelayError> {
-        self.run(shutdown_signal()).await
+        self.run(server::shutdown::signal()).await
     }
 
     /// Runs until `shutdown` completes: waits as standby for the leadership lock, publishes
@@ -333,33 +326,5 @@ impl Relay {
             Err(error) => warn!(%error, "reading the log head failed"),
         }
         None
-    }
-}
-
-/// Completes on SIGTERM or ctrl-c.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            warn!(%error, "cannot listen for ctrl-c");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => info!("ctrl-c received"),
-        () = terminate => info!("SIGTERM received"),
     }
 }

@@ -46,12 +46,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn cli() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    server::telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = Settings::load().context("load settings")?;
     let all = projections::read_models::all();

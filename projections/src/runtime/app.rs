@@ -84,16 +84,10 @@ impl ProjectionApp {
             &projections,
         )
         .await?;
-        let listen = settings.projections.metrics_listen.as_str();
-        let metrics_server = if listen.is_empty() {
-            None
-        } else {
-            Some(
-                MetricsServer::start(listen, Arc::new(registry))
-                    .await
-                    .map_err(RuntimeError::Metrics)?,
-            )
-        };
+        let metrics_server =
+            MetricsServer::start_unless_empty(&settings.projections.metrics_listen, registry)
+                .await
+                .map_err(RuntimeError::Metrics)?;
         let checks = Checks {
             interval: Duration::from_millis(settings.projections.reconcile_interval_ms),
             grace: Duration::from_millis(settings.projections.reconcile_grace_ms),
@@ -120,7 +114,7 @@ impl ProjectionApp {
 
     /// Runs until SIGTERM or ctrl-c, then shuts down gracefully.
     pub async fn run_until_stopped(self) -> Result<(), RuntimeError> {
-        wait_for_signal().await;
+        server::shutdown::signal().await;
         tracing::info!("stopping");
         self.shutdown().await
     }
@@ -174,19 +168,4 @@ async fn refresh(runtime: Arc<ProjectionRuntime>, projections: Vec<Projection>, 
             }
         }
     }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

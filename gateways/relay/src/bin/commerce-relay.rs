@@ -6,12 +6,7 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    server::telemetry::init();
     let command = relay::Command::parse(std::env::args().skip(1))?;
     let settings = settings::Settings::load()?;
     if let Some(reanchor) = command.reanchor(&settings.relay.name) {
