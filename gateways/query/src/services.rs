@@ -1,5 +1,6 @@
 //! The five query services over one shared [`QueryState`]: argument checks, who may read what,
-//! the consistency wait, the cache and the read model's reader.
+//! the consistency wait, the cache and the read model's reader. The `get_*` queries share one
+//! shape, written once in the `lookup` module; the list queries page through a read model.
 //!
 //! Access: products — any authenticated caller; a customer's profile, cart, orders and
 //! payments — that customer or an admin (an order or payment is checked against its owner after
@@ -7,12 +8,12 @@
 
 use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
 
-use aggregates::{CustomerId, OrderId, PaymentId, ProductId};
+use aggregates::{CustomerId, ProductId};
 use auth::{Caller, caller};
 use event_store::StreamId;
 use projections::{
     KeySpace,
-    read_models::{cart_view, catalog, customers, orders, payments},
+    read_models::{catalog, orders, payments},
 };
 use proto::query::{
     self, cart_queries_server::CartQueries, catalog_queries_server::CatalogQueries,
@@ -29,6 +30,8 @@ use crate::{
     convert,
     error::QueryError,
 };
+
+mod lookup;
 
 /// Page size when a request asks for none.
 pub const DEFAULT_PAGE: u32 = 20;
@@ -254,28 +257,7 @@ impl CatalogQueries for QueryServices {
         &self,
         request: Request<query::GetProductRequest>,
     ) -> Result<Response<query::Product>, Status> {
-        caller(&request).map_err(QueryError::from)?;
-        let request = request.into_inner();
-        let product_id: ProductId = parse_id("product_id", &request.product_id)?;
-        let token = Token::from_request(request.consistency.as_ref())?;
-        let state = &self.state;
-        let stream = stream("product", product_id);
-        let product = state
-            .entity(
-                &state.products,
-                ReadModel::Catalog,
-                &stream,
-                token,
-                || async {
-                    let version = state.redis_marker(ReadModel::Catalog, &stream).await?;
-                    let keys = state.keys(ReadModel::Catalog);
-                    let view =
-                        catalog::get_product(&mut state.redis.clone(), &keys, product_id).await?;
-                    Ok(view.map(|view| (convert::product(&view), version)))
-                },
-            )
-            .await?;
-        Ok(Response::new(product.as_ref().clone()))
+        self.lookup(request).await
     }
 }
 
@@ -285,25 +267,7 @@ impl CustomerQueries for QueryServices {
         &self,
         request: Request<query::GetCustomerRequest>,
     ) -> Result<Response<query::Customer>, Status> {
-        let who = caller(&request).map_err(QueryError::from)?.clone();
-        let request = request.into_inner();
-        let customer_id = own_customer(&who, &request.customer_id)?;
-        let token = Token::from_request(request.consistency.as_ref())?;
-        let state = &self.state;
-        let stream = stream("customer", customer_id);
-        let customer = state
-            .entity(
-                &state.customers,
-                ReadModel::Customers,
-                &stream,
-                token,
-                || async {
-                    let view = customers::get(&state.pool, customer_id).await?;
-                    Ok(view.map(|view| (convert::customer(&view), Some(view.stream_version))))
-                },
-            )
-            .await?;
-        Ok(Response::new(customer.as_ref().clone()))
+        self.lookup(request).await
     }
 }
 
@@ -313,29 +277,7 @@ impl CartQueries for QueryServices {
         &self,
         request: Request<query::GetCartRequest>,
     ) -> Result<Response<query::Cart>, Status> {
-        let who = caller(&request).map_err(QueryError::from)?.clone();
-        let request = request.into_inner();
-        let customer_id = own_customer(&who, &request.customer_id)?;
-        let token = Token::from_request(request.consistency.as_ref())?;
-        let state = &self.state;
-        let stream = stream("cart", customer_id);
-        let cart = state
-            .entity(
-                &state.carts,
-                ReadModel::CartView,
-                &stream,
-                token,
-                || async {
-                    let version = state.redis_marker(ReadModel::CartView, &stream).await?;
-                    let keys = state.keys(ReadModel::CartView);
-                    let view =
-                        cart_view::load(&mut state.redis.clone(), &keys, customer_id).await?;
-                    // A customer without a cart has an empty one.
-                    Ok(Some((convert::cart(&view), version)))
-                },
-            )
-            .await?;
-        Ok(Response::new(cart.as_ref().clone()))
+        self.lookup(request).await
     }
 }
 
@@ -374,21 +316,7 @@ impl OrderQueries for QueryServices {
         &self,
         request: Request<query::GetOrderRequest>,
     ) -> Result<Response<query::Order>, Status> {
-        let who = caller(&request).map_err(QueryError::from)?.clone();
-        let request = request.into_inner();
-        let order_id: OrderId = parse_id("order_id", &request.order_id)?;
-        let token = Token::from_request(request.consistency.as_ref())?;
-        let state = &self.state;
-        let stream = stream("order", order_id);
-        let order = state
-            .entity(&state.orders, ReadModel::Orders, &stream, token, || async {
-                let view = orders::get(&state.pool, order_id).await?;
-                Ok(view.map(|view| (convert::order(&view), Some(view.stream_version))))
-            })
-            .await?;
-        who.require_customer(&order.customer_id)
-            .map_err(QueryError::from)?;
-        Ok(Response::new(order.as_ref().clone()))
+        self.lookup(request).await
     }
 }
 
@@ -418,27 +346,7 @@ impl PaymentQueries for QueryServices {
         &self,
         request: Request<query::GetPaymentRequest>,
     ) -> Result<Response<query::Payment>, Status> {
-        let who = caller(&request).map_err(QueryError::from)?.clone();
-        let request = request.into_inner();
-        let payment_id: PaymentId = parse_id("payment_id", &request.payment_id)?;
-        let token = Token::from_request(request.consistency.as_ref())?;
-        let state = &self.state;
-        let stream = stream("payment", payment_id);
-        let payment = state
-            .entity(
-                &state.payments,
-                ReadModel::Payments,
-                &stream,
-                token,
-                || async {
-                    let view = payments::get(&state.pool, payment_id).await?;
-                    Ok(view.map(|view| (convert::payment(&view), Some(view.stream_version))))
-                },
-            )
-            .await?;
-        who.require_customer(&payment.customer_id)
-            .map_err(QueryError::from)?;
-        Ok(Response::new(payment.as_ref().clone()))
+        self.lookup(request).await
     }
 }
 
