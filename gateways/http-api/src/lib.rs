@@ -50,7 +50,6 @@ pub mod params;
 pub mod routes;
 pub mod startup;
 pub mod state;
-pub mod telemetry;
 
 pub use config::{AuthConfig, ConfigError, HttpConfig};
 pub use error::ApiError;

@@ -4,13 +4,13 @@
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
-use http_api::{App, HttpConfig, telemetry};
+use http_api::{App, HttpConfig};
 
 const USAGE: &str = "usage: commerce-http [--listen ADDR]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
+    server::telemetry::init();
     let mut config = HttpConfig::load()?;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

@@ -3,30 +3,10 @@
 use std::{future::Future, net::SocketAddr};
 
 use axum::Router;
+pub use server::StartupError;
 use tokio::net::TcpListener;
 
 use crate::{config::HttpConfig, routes::router, state::AppState};
-
-/// Why the server could not start. Fatal.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// The listen address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address.
-        address: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The query endpoint is unusable.
-    #[error("invalid query endpoint {endpoint}: {source}")]
-    Endpoint {
-        /// The configured endpoint.
-        endpoint: String,
-        /// Why.
-        source: tonic::transport::Error,
-    },
-}
 
 /// A bound, ready-to-run HTTP gateway.
 pub struct App {
@@ -43,12 +23,7 @@ impl App {
             endpoint: config.query_endpoint.clone(),
             source,
         })?;
-        let bind_error = |source| StartupError::Bind {
-            address: config.listen,
-            source,
-        };
-        let listener = TcpListener::bind(config.listen).await.map_err(bind_error)?;
-        let address = listener.local_addr().map_err(bind_error)?;
+        let (listener, address) = server::listener::bind(config.listen).await?;
         tracing::info!(%address, query_endpoint = %config.query_endpoint, "http gateway bound");
         Ok(Self {
             listener,
@@ -64,7 +39,7 @@ impl App {
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(server::shutdown::signal()).await
     }
 
     /// Serves until `stop` completes, then stops accepting connections and drains in-flight
@@ -77,26 +52,4 @@ impl App {
             .with_graceful_shutdown(stop)
             .await
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => {
-                    interrupt.await.ok();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    interrupt.await.ok();
-    tracing::info!("shutting down");
 }

@@ -5,14 +5,12 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use query::{App, QueryConfig};
-use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: commerce-query [--listen ADDR]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    server::telemetry::init();
     let mut config = QueryConfig::load()?;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

@@ -1,8 +1,8 @@
 //! Building and running the server: the [`App`] that `main` and the tests start alike.
 //!
 //! The process serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha) without a
-//! token, the five query services behind the bearer-token interceptor with a request size
-//! limit, and (unless disabled) `/metrics` + `/healthz` over HTTP.
+//! token ([`server::grpc`]), the five query services behind the bearer-token interceptor with a
+//! request size limit, and (unless disabled) `/metrics` + `/healthz` over HTTP.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -13,19 +13,17 @@ use proto::query::{
     payment_queries_server::PaymentQueriesServer,
 };
 use redis::aio::ConnectionManager;
-use server::{MetricsServer, Registry};
+pub use server::StartupError;
+use server::{GrpcServices, MetricsServer, Registry, grpc::HealthReporter};
 use settings::ExposeSecret;
 use tokio::net::TcpListener;
 use tonic::{
-    server::NamedService,
     service::interceptor::InterceptedService,
     transport::{
         Server,
         server::{Router, TcpIncoming},
     },
 };
-use tonic_health::server::HealthReporter;
-use tonic_reflection::server::Builder as ReflectionBuilder;
 
 use crate::{
     cache::CacheMetrics,
@@ -36,28 +34,6 @@ use crate::{
 
 /// Longest a query may take, consistency wait included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// The address is taken or not ours.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address.
-        address: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The database settings are unusable.
-    #[error("invalid database settings: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Redis is unreachable or its URL unusable.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    /// The reflection service could not be built.
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
-}
 
 /// A bound, ready-to-run query server.
 pub struct App {
@@ -73,13 +49,7 @@ pub struct App {
 impl App {
     /// Connects the stores, binds the address and assembles the services.
     pub async fn build(config: QueryConfig) -> Result<Self, StartupError> {
-        let bind_error = |address: String| move |source| StartupError::Bind { address, source };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(bind_error(config.listen.to_string()))?;
-        let address = listener
-            .local_addr()
-            .map_err(bind_error(config.listen.to_string()))?;
+        let (listener, address) = server::listener::bind(config.listen).await?;
         let pool = event_store::connect_lazy(&config.settings.database)?;
         let client = redis::Client::open(config.settings.redis.url.expose_secret())?;
         let redis = ConnectionManager::new(client).await?;
@@ -93,7 +63,10 @@ impl App {
             Some(listen) => Some(
                 MetricsServer::start(listen, Arc::new(registry))
                     .await
-                    .map_err(bind_error(listen.clone()))?,
+                    .map_err(|source| StartupError::Bind {
+                        address: listen.clone(),
+                        source,
+                    })?,
             ),
             None => None,
         };
@@ -113,49 +86,24 @@ impl App {
         let auth = Authenticator::new(&config.auth);
         let limit = config.max_request_bytes;
 
-        let (health, health_service) = tonic_health::server::health_reporter();
         let catalog = CatalogQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let customers =
             CustomerQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let carts = CartQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let orders = OrderQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let payments = PaymentQueriesServer::new(services).max_decoding_message_size(limit);
-        let names = [
-            name_of(&health_service),
-            name_of(&catalog),
-            name_of(&customers),
-            name_of(&carts),
-            name_of(&orders),
-            name_of(&payments),
-        ];
-        health
-            .set_serving::<CatalogQueriesServer<QueryServices>>()
-            .await;
-        health
-            .set_serving::<CustomerQueriesServer<QueryServices>>()
-            .await;
-        health
-            .set_serving::<CartQueriesServer<QueryServices>>()
-            .await;
-        health
-            .set_serving::<OrderQueriesServer<QueryServices>>()
-            .await;
-        health
-            .set_serving::<PaymentQueriesServer<QueryServices>>()
-            .await;
-
-        // Both reflection versions: grpcurl asks for v1, some clients only speak v1alpha.
-        let router = Server::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .trace_fn(request_span)
-            .add_service(health_service)
+        let (routes, health) = GrpcServices::default()
             .add_service(InterceptedService::new(catalog, auth.clone()))
             .add_service(InterceptedService::new(customers, auth.clone()))
             .add_service(InterceptedService::new(carts, auth.clone()))
             .add_service(InterceptedService::new(orders, auth.clone()))
             .add_service(InterceptedService::new(payments, auth))
-            .add_service(reflection(&names).build_v1()?)
-            .add_service(reflection(&names).build_v1alpha()?);
+            .with_health_and_reflection(&[proto::FILE_DESCRIPTOR_SET])
+            .await?;
+        let router = Server::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .trace_fn(request_span)
+            .add_routes(routes);
         tracing::info!(%address, "query service bound");
         Ok(Self {
             listener,
@@ -190,7 +138,7 @@ impl App {
 
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> Result<(), tonic::transport::Error> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(server::shutdown::signal()).await
     }
 
     /// Serves until `stop` completes, then drains in-flight calls.
@@ -218,36 +166,4 @@ fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     tracing::info_span!("grpc", path = %request.uri().path(), request_id)
-}
-
-fn name_of<S: NamedService>(_: &S) -> &'static str {
-    S::NAME
-}
-
-fn reflection(names: &[&'static str]) -> ReflectionBuilder<'static> {
-    names.iter().fold(
-        ReflectionBuilder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
-        |builder, name| builder.with_service_name(*name),
-    )
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
 }
