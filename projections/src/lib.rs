@@ -10,6 +10,8 @@
 pub mod projection;
 pub mod read_models;
 pub mod runtime;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use projection::{
     KeySpace, PostgresProjection, Projection, ProjectionError, RedisProjection, RedisWrite,

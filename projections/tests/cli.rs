@@ -2,8 +2,6 @@
 //! real poison event (a payload the customers read model cannot decode) parked by the runtime.
 #![recursion_limit = "512"]
 
-mod read_models_support;
-
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
@@ -12,8 +10,8 @@ use aggregates::{Currency, Customer, CustomerId};
 use event_store::testing::TestDatabase;
 use event_store::{ExpectedVersion, NewEvent, StreamId};
 use projections::runtime::{Applied, Handled, ProjectionMetrics, ProjectionRuntime};
+use projections::testing::{Stream, database, story::eur, t};
 use projections::{Projection, read_models};
-use read_models_support::{Stream, database, story::eur, t};
 use rocketmq::{ReceivedMessage, property};
 use server::Registry;
 use settings::ExposeSecret;

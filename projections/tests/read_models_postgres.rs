@@ -1,8 +1,6 @@
 //! The PostgreSQL read models (customers, orders, payments, inventory ledger) fed the checkout
 //! story straight from a real log, without the runtime, and read back through their readers.
 
-mod read_models_support;
-
 use aggregates::{
     Currency, Customer, CustomerId, OrderId, ReservationId,
     customer::CustomerCommand,
@@ -10,6 +8,11 @@ use aggregates::{
     payment::{PaymentMethod, PaymentStatus},
 };
 use event_store::{EventMetadata, RecordedEvent, StreamId};
+use projections::testing::{
+    Stream, all_events, apply_pg, database, id,
+    story::{self, Story, eur},
+    t, table_rows,
+};
 use projections::{
     PostgresProjection, ProjectionError,
     read_models::{
@@ -18,11 +21,6 @@ use projections::{
         orders::{self, Orders},
         payments::{self, Payments},
     },
-};
-use read_models_support::{
-    Stream, all_events, apply_pg, database, id,
-    story::{self, Story, eur},
-    t, table_rows,
 };
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -1,21 +1,19 @@
 //! The Redis read models (cart view, catalog) fed the checkout story straight from a real log,
 //! without the runtime, and read back through their readers.
 
-mod read_models_support;
-
 use aggregates::ProductId;
 use event_store::RecordedEvent;
+use projections::testing::{
+    RedisSpace, all_events, database,
+    story::{self, Story, eur},
+    t,
+};
 use projections::{
     RedisProjection,
     read_models::{
         cart_view::{self, CartView, CartViewProjection, LineProblem},
         catalog::{self, Catalog, SaleStatus},
     },
-};
-use read_models_support::{
-    RedisSpace, all_events, database,
-    story::{self, Story, eur},
-    t,
 };
 
 fn problems(cart: &CartView) -> Vec<(aggregates::SkuId, u32, Option<LineProblem>)> {
@@ -135,7 +133,7 @@ async fn cart_view_empties_a_cleared_cart_and_forgets_removed_lines() {
     use aggregates::{Cart, cart::CartCommand};
     let (_db, mut log) = database().await;
     let s = story::write(&mut log).await;
-    let mut cart = read_models_support::Stream::<Cart>::new(&s.bob);
+    let mut cart = projections::testing::Stream::<Cart>::new(&s.bob);
     let add = CartCommand::AddItem {
         customer_id: s.bob,
         product_id: s.shoe,

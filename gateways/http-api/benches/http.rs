@@ -19,15 +19,13 @@
 //!
 //! Client, servers and stores share the machine's cores: the figures are ratios, not capacity.
 
-#[path = "../../query/tests/support/mod.rs"]
-mod support;
-
 use std::{
     net::SocketAddr,
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use ::query::testing;
 use axum::{Router, body::Bytes, extract::State, http::header, routing::get};
 use http_api::{App, HttpConfig};
 use http_body_util::{BodyExt, Empty};
@@ -290,9 +288,9 @@ async fn run() {
     let rate: f64 = env_or("BENCH_RATE", 1000.0);
 
     // Ours: the gateway over the real query service over the projected story.
-    let world = support::World::start(Duration::from_secs(2)).await;
+    let world = testing::World::start(Duration::from_secs(2)).await;
     let s = &world.story;
-    let alice = support::customer(s.alice);
+    let alice = testing::customer(s.alice);
     let mut config = HttpConfig::local();
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.query_endpoint = format!("http://{}", world.query_addr);
@@ -323,7 +321,7 @@ async fn run() {
     let mut carts = CartQueriesClient::new(world.channel.clone());
     let canned = Canned {
         product: catalog
-            .get_product(support::authed(
+            .get_product(testing::authed(
                 &alice,
                 query::GetProductRequest {
                     product_id: s.shoe.to_string(),
@@ -334,7 +332,7 @@ async fn run() {
             .unwrap()
             .into_inner(),
         cart: carts
-            .get_cart(support::authed(
+            .get_cart(testing::authed(
                 &alice,
                 query::GetCartRequest {
                     customer_id: s.alice.to_string(),

@@ -23,6 +23,8 @@ pub mod convert;
 pub mod error;
 pub mod services;
 pub mod startup;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::QueryConfig;
 pub use error::QueryError;

@@ -2,21 +2,16 @@
 //! log, applied by the projection runtime (markers included) to PostgreSQL and to a Redis key
 //! prefix of this test's own, and read back over gRPC through a real `commerce-query` server.
 
-mod support;
-
 use std::time::Duration;
 
+use ::query::testing::{World, admin, apply, assert_code, authed, customer, token};
 use aggregates::{Currency, Customer, CustomerId, customer::CustomerCommand};
 use auth::{AuthConfig, Claims, ROLE_CUSTOMER, ROLE_SERVICE, issue_token};
+use projections::testing::{Stream, story::eur, t};
 use proto::query::{
     self, ConsistencyToken, cart_queries_client::CartQueriesClient,
     catalog_queries_client::CatalogQueriesClient, customer_queries_client::CustomerQueriesClient,
     order_queries_client::OrderQueriesClient, payment_queries_client::PaymentQueriesClient,
-};
-use support::{
-    World, admin, apply, assert_code, authed, customer,
-    read_models_support::{Stream, story::eur, t},
-    token,
 };
 use tonic::Code;
 use uuid::Uuid;
@@ -461,17 +456,7 @@ async fn a_consistency_token_waits_for_the_write_and_bypasses_older_cached_answe
     );
 
     // The worker applies the registration while a query with the token waits: it answers.
-    let events = world
-        .log
-        .store
-        .read_stream(
-            &event_store::StreamId::parse(stream_id.clone()).unwrap(),
-            event_store::Direction::Forward,
-            0,
-            100,
-        )
-        .await
-        .unwrap();
+    let events = world.events_from(&stream_id, 0).await;
     let waiting = tokio::spawn({
         let mut customers = customers.clone();
         let request = get(token(0));
@@ -502,17 +487,7 @@ async fn a_consistency_token_waits_for_the_write_and_bypasses_older_cached_answe
             },
         )
         .await;
-    let events = world
-        .log
-        .store
-        .read_stream(
-            &event_store::StreamId::parse(stream_id.clone()).unwrap(),
-            event_store::Direction::Forward,
-            1,
-            100,
-        )
-        .await
-        .unwrap();
+    let events = world.events_from(&stream_id, 1).await;
     apply(&world.runtime, &events).await;
     let cached = customers
         .get_customer(get(None))

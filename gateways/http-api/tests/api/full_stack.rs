@@ -8,15 +8,11 @@ use std::time::Duration;
 use aggregates::{Currency, Customer, CustomerId, customer::CustomerCommand};
 use axum::http::Method;
 use http_api::{AppState, HttpConfig, router};
+use projections::testing::{Stream, story::eur, t};
+use query::testing::{World, admin, apply, customer};
 use uuid::Uuid;
 
-use crate::{
-    helpers::send,
-    query_support::{
-        World, admin, apply, customer,
-        read_models_support::{Stream, story::eur, t},
-    },
-};
+use crate::helpers::send;
 
 /// The gateway's router over the world's query server.
 fn gateway(world: &World) -> axum::Router {
@@ -177,17 +173,7 @@ async fn a_consistency_token_makes_a_read_right_after_a_write_see_it() {
     assert!(late.headers.contains_key("retry-after"));
 
     // The worker applies the registration while a read with the token waits: it sees it.
-    let events = world
-        .log
-        .store
-        .read_stream(
-            &event_store::StreamId::parse(stream_id.clone()).unwrap(),
-            event_store::Direction::Forward,
-            0,
-            100,
-        )
-        .await
-        .unwrap();
+    let events = world.events_from(&stream_id, 0).await;
     let waiting = tokio::spawn({
         let http = http.clone();
         let (carol, token) = (carol.clone(), header(0));
@@ -219,17 +205,7 @@ async fn a_consistency_token_makes_a_read_right_after_a_write_see_it() {
             },
         )
         .await;
-    let events = world
-        .log
-        .store
-        .read_stream(
-            &event_store::StreamId::parse(stream_id.clone()).unwrap(),
-            event_store::Direction::Forward,
-            1,
-            100,
-        )
-        .await
-        .unwrap();
+    let events = world.events_from(&stream_id, 1).await;
     let runtime_apply = apply(&world.runtime, &events);
     let token = header(1);
     let headers = [("x-consistency-token", token.as_str())];

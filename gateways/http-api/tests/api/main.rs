@@ -18,6 +18,3 @@ mod payments;
 mod products;
 mod request_id;
 mod server;
-
-#[path = "../../../query/tests/support/mod.rs"]
-mod query_support;

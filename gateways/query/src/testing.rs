@@ -1,41 +1,44 @@
-//! Shared by the query service's tests and the HTTP gateway's full-stack tests: a checkout story
-//! written to a fresh event log and applied by the real projection runtime (markers included)
-//! to PostgreSQL and a Redis prefix of the test's own, and a real query server over it.
-#![allow(dead_code)]
-
-#[path = "../../../../projections/tests/read_models_support/mod.rs"]
-pub mod read_models_support;
+//! Test support for the query services and the HTTP gateway in front of them (feature
+//! `testing`): a checkout story ([`projections::testing::story`]) written to a fresh event log
+//! and applied by the real projection runtime (markers included) to PostgreSQL and a Redis prefix
+//! of the test's own, a real query server over it, and tokens and requests for its callers.
 
 use std::{net::SocketAddr, time::Duration};
 
 use aggregates::CustomerId;
 use auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token};
-use event_store::RecordedEvent;
+use event_store::{Direction, RecordedEvent, StreamId, testing::TestDatabase};
 use projections::{
     read_models,
     runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy},
-};
-use query::{App, QueryConfig, cache::CacheMetrics, consistency::ConsistencyMetrics};
-use read_models_support::{
-    Log, RedisSpace, database,
-    story::{self, Story},
+    testing::{
+        Log, RedisSpace, database,
+        story::{self, Story},
+    },
 };
 use server::Registry;
 use settings::ExposeSecret;
 use tonic::{Code, Request, Status, transport::Channel};
 
+use crate::{App, QueryConfig, cache::CacheMetrics, consistency::ConsistencyMetrics};
+
 /// A projected story and a query server over it.
 pub struct World {
-    pub _db: event_store::testing::TestDatabase,
+    _db: TestDatabase,
+    /// The story's event log; a test appends more through [`projections::testing::Stream::run`].
     pub log: Log,
-    pub _redis: RedisSpace,
+    _redis: RedisSpace,
+    /// The runtime that built the read models; [`apply`] feeds it what a test appends.
     pub runtime: ProjectionRuntime,
+    /// The ids of the story.
     pub story: Story,
+    /// A client channel to the query server.
     pub channel: Channel,
+    /// The query server's cache counters.
     pub cache: CacheMetrics,
     /// The query server's `query_consistency_waits_in_flight` gauge.
     pub consistency: ConsistencyMetrics,
-    pub _stop: tokio::sync::oneshot::Sender<()>,
+    _stop: tokio::sync::oneshot::Sender<()>,
     /// The query server's address.
     pub query_addr: SocketAddr,
 }
@@ -120,6 +123,20 @@ impl World {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+
+    /// The events of `stream_id` from version `from` on, as stored (to [`apply`] them).
+    pub async fn events_from(&self, stream_id: &str, from: u64) -> Vec<RecordedEvent> {
+        self.log
+            .store
+            .read_stream(
+                &StreamId::parse(stream_id).unwrap(),
+                Direction::Forward,
+                from,
+                100,
+            )
+            .await
+            .unwrap()
+    }
 }
 
 /// Applies `events` to every read model following their categories, as the workers would.
@@ -136,6 +153,7 @@ pub async fn apply(runtime: &ProjectionRuntime, events: &[RecordedEvent]) {
     }
 }
 
+/// A token of the development secret for `sub` with `roles`, valid five minutes.
 pub fn token(sub: &str, roles: &[&str]) -> String {
     issue_token(
         &AuthConfig::development(),
@@ -143,14 +161,17 @@ pub fn token(sub: &str, roles: &[&str]) -> String {
     )
 }
 
+/// A customer's token.
 pub fn customer(id: CustomerId) -> String {
     token(&id.to_string(), &[ROLE_CUSTOMER])
 }
 
+/// An operator's token (`admin`).
 pub fn admin() -> String {
     token("ops", &[ROLE_ADMIN])
 }
 
+/// `message` with `authorization: Bearer <bearer>`.
 pub fn authed<T>(bearer: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request
@@ -159,6 +180,8 @@ pub fn authed<T>(bearer: &str, message: T) -> Request<T> {
     request
 }
 
+/// Asserts `result` failed with `code` (`what` names the call in the panic), and returns the
+/// status.
 pub fn assert_code<T: std::fmt::Debug>(
     result: Result<T, Status>,
     code: Code,

@@ -1,7 +1,9 @@
-//! Shared by the read model tests (included with `#[path]`): streams driven through the
-//! aggregates' `decide`, a real event log per test, and applying recorded events to read models
-//! without the runtime.
-#![allow(dead_code)]
+//! Test support for the read models, for this crate's tests and those of the query side (feature
+//! `testing`): streams driven through the aggregates' `decide`, a real event log per test (a
+//! fresh database of [`event_store::testing`]), a Redis key prefix per test, and applying
+//! recorded events to read models without the runtime.
+//!
+//! [`story`] writes the checkout story every read model test replays.
 
 use std::collections::BTreeMap;
 
@@ -10,11 +12,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use event_store::{
     EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamId, testing::TestDatabase,
 };
-use projections::{KeySpace, PostgresProjection, RedisProjection};
 use redis::aio::MultiplexedConnection;
 use settings::{ExposeSecret, Settings};
 use sqlx::PgPool;
 use uuid::Uuid;
+
+use crate::{KeySpace, PostgresProjection, RedisProjection};
 
 pub mod story;
 
@@ -30,6 +33,7 @@ pub fn id<T: From<Uuid>>() -> T {
 
 /// One aggregate's stream: commands go through `decide`, their events into the log.
 pub struct Stream<A: Aggregate> {
+    /// The stream the events are appended to (`<category>-<id>`).
     pub stream_id: StreamId,
     state: A::State,
     version: Option<u64>,
@@ -39,6 +43,7 @@ impl<A: Aggregate> Stream<A>
 where
     A::Error: std::fmt::Debug,
 {
+    /// The stream of aggregate `id`, not written yet.
     pub fn new(id: &A::Id) -> Self {
         Self {
             stream_id: StreamId::new(A::CATEGORY, id).expect("valid stream id"),
@@ -77,7 +82,9 @@ where
 
 /// The event log of a test, counting what was appended (the story marks phases by count).
 pub struct Log {
+    /// The test database's event log.
     pub store: EventStore,
+    /// Events appended through [`Stream::run`] so far (a test may reset it to count a phase).
     pub appended: usize,
 }
 
@@ -132,12 +139,15 @@ pub async fn table_rows(pool: &PgPool, table: &str) -> Vec<serde_json::Value> {
 /// A Redis key prefix of the test's own on the shared server, deleted when dropped (also when
 /// the test fails).
 pub struct RedisSpace {
+    /// The key prefix, `test-<uuid>`.
     pub prefix: String,
+    /// A connection to the shared server.
     pub conn: MultiplexedConnection,
     client: redis::Client,
 }
 
 impl RedisSpace {
+    /// A new prefix on the Redis server of the settings (`APP_REDIS__URL`, default the local one).
     pub async fn new() -> Self {
         let settings = Settings::load().expect("settings load");
         let client = redis::Client::open(settings.redis.url.expose_secret()).expect("redis url");
@@ -152,6 +162,7 @@ impl RedisSpace {
         }
     }
 
+    /// The keys of `projection` under this prefix.
     pub fn keys(&self, projection: &dyn RedisProjection) -> KeySpace {
         KeySpace::new(&self.prefix, projection.name())
     }

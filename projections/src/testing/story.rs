@@ -16,18 +16,26 @@ use aggregates::{
 
 use super::{Log, Stream, id, t};
 
+/// `minor` euro cents.
 pub fn eur(minor: i64) -> Money {
     Money::new(minor, Currency::EUR)
 }
 
 /// The ids of the story and the number of events appended at the end of each phase.
 pub struct Story {
+    /// Has the cart and the three orders; deposits 200.00, pays 154.97 from her balance.
     pub alice: CustomerId,
+    /// Registered, then deactivated; buys nothing.
     pub bob: CustomerId,
+    /// Trail Shoe: SKUs `s1` and `s2`.
     pub shoe: ProductId,
+    /// Rain Jacket: SKU `s3`.
     pub jacket: ProductId,
+    /// Alpine Tent: SKU `s4`; discontinued while in the cart.
     pub tent: ProductId,
+    /// Trail Vest: no SKU.
     pub vest: ProductId,
+    /// rain hat (lower case): no SKU.
     pub hat: ProductId,
     /// Shoe, size 42, 49.99.
     pub s1: SkuId,
@@ -43,8 +51,11 @@ pub struct Story {
     pub o2: OrderId,
     /// Paid externally, refunded in two parts: 1 × s3.
     pub o3: OrderId,
+    /// Order 1's payment: from the balance, captured.
     pub pay1: PaymentId,
+    /// Order 2's payment: external, failed.
     pub pay2: PaymentId,
+    /// Order 3's payment: external, captured, refunded in two parts.
     pub pay3: PaymentId,
     /// Events in the log after each phase: `cart_filled`, `tent_discontinued`, `o1_shipped`,
     /// `o2_reserved`, `o2_cancelled`, `end`.
