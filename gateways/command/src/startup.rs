@@ -68,13 +68,12 @@ impl App {
         store: EventStore,
     ) -> Result<Self, StartupError> {
         let (listener, address) = server::listener::bind(config.listen).await?;
-        let (routes, health) = context_services(&config, store)?
-            .with_health_and_reflection(&[proto::FILE_DESCRIPTOR_SET])
-            .await?;
-        let router = Server::builder()
+        let server = Server::builder()
             .timeout(REQUEST_TIMEOUT)
-            .trace_fn(request_span)
-            .add_routes(routes);
+            .trace_fn(request_span);
+        let (router, health) = context_services(&config, store)?
+            .into_router(server, &[proto::FILE_DESCRIPTOR_SET])
+            .await?;
         tracing::info!(service = %config.service, %address, "command service bound");
         Ok(Self {
             listener,

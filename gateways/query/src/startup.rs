@@ -92,18 +92,17 @@ impl App {
         let carts = CartQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let orders = OrderQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let payments = PaymentQueriesServer::new(services).max_decoding_message_size(limit);
-        let (routes, health) = GrpcServices::default()
+        let server = Server::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .trace_fn(request_span);
+        let (router, health) = GrpcServices::default()
             .add_service(InterceptedService::new(catalog, auth.clone()))
             .add_service(InterceptedService::new(customers, auth.clone()))
             .add_service(InterceptedService::new(carts, auth.clone()))
             .add_service(InterceptedService::new(orders, auth.clone()))
             .add_service(InterceptedService::new(payments, auth))
-            .with_health_and_reflection(&[proto::FILE_DESCRIPTOR_SET])
+            .into_router(server, &[proto::FILE_DESCRIPTOR_SET])
             .await?;
-        let router = Server::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .trace_fn(request_span)
-            .add_routes(routes);
         tracing::info!(%address, "query service bound");
         Ok(Self {
             listener,

@@ -12,6 +12,7 @@ use tonic::{
     codegen::{Service, http::Request},
     server::NamedService,
     service::Routes,
+    transport::server::{Router, Server},
 };
 use tonic_health::ServingStatus;
 pub use tonic_health::server::HealthReporter;
@@ -22,11 +23,10 @@ use crate::StartupError;
 /// A gRPC server's own services, collected with their names for health and reflection.
 ///
 /// ```ignore
-/// let (routes, health) = GrpcServices::default()
+/// let (router, health) = GrpcServices::default()
 ///     .add_service(InterceptedService::new(CatalogQueriesServer::new(services), auth))
-///     .with_health_and_reflection(&[proto::FILE_DESCRIPTOR_SET])
+///     .into_router(Server::builder(), &[proto::FILE_DESCRIPTOR_SET])
 ///     .await?;
-/// let router = Server::builder().add_routes(routes);
 /// ```
 #[derive(Debug, Default)]
 pub struct GrpcServices {
@@ -52,6 +52,18 @@ impl GrpcServices {
         self
     }
 
+    /// [`GrpcServices::with_health_and_reflection`], served by `server` (with the process's
+    /// timeout and request span already set): the router to serve and the health reporter,
+    /// which must live as long as the server.
+    pub async fn into_router<L: Clone>(
+        self,
+        mut server: Server<L>,
+        descriptor_sets: &[&'static [u8]],
+    ) -> Result<(Router<L>, HealthReporter), StartupError> {
+        let (routes, health) = self.with_health_and_reflection(descriptor_sets).await?;
+        Ok((server.add_routes(routes), health))
+    }
+
     /// The names of the services added so far, in order.
     pub fn names(&self) -> &[&'static str] {
         &self.names
@@ -60,8 +72,9 @@ impl GrpcServices {
     /// Adds the health service, reporting every service added so far serving, and reflection
     /// (v1 and v1alpha) over `descriptor_sets` (the encoded file descriptor sets of the
     /// process's contracts; health's own is added here) listing health and those services.
-    /// Returns the routes to serve (`Server::add_routes`) and the health reporter, which must
-    /// live as long as the server: dropping it ends health watches.
+    /// Returns the routes to serve (`Server::add_routes`, or see [`GrpcServices::into_router`])
+    /// and the health reporter, which must live as long as the server: dropping it ends health
+    /// watches.
     pub async fn with_health_and_reflection(
         self,
         descriptor_sets: &[&'static [u8]],
@@ -123,8 +136,8 @@ mod tests {
 
     /// Serves health and reflection alone on a free port.
     async fn serve() -> std::net::SocketAddr {
-        let (routes, health) = GrpcServices::default()
-            .with_health_and_reflection(&[])
+        let (router, health) = GrpcServices::default()
+            .into_router(tonic::transport::Server::builder(), &[])
             .await
             .unwrap();
         let (listener, address) = crate::listener::bind("127.0.0.1:0".parse().unwrap())
@@ -132,8 +145,7 @@ mod tests {
             .unwrap();
         tokio::spawn(async move {
             let _health = health;
-            tonic::transport::Server::builder()
-                .add_routes(routes)
+            router
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
                 .await
         });
