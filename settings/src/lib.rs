@@ -1,39 +1,63 @@
-//! Typed settings shared by every process of the system.
+//! Typed settings shared by every process of the system: the one configuration mechanism.
 //!
 //! Layers, later ones win:
 //! 1. defaults in code that work on a laptop (everything on 127.0.0.1);
 //! 2. an optional file for the stage (`local`, `k8s`, `prod`) in the settings folder
 //!    (`APP_CONFIG_DIR`, default `settings/config`), chosen by `APP_STAGE` (default `local`);
+//!    its `[database.roles.<application_name>]` table applies to that role only;
 //! 3. `APP_…` environment variables, `__` between levels: `APP_DATABASE__URL`,
-//!    `APP_EVENT_STORE__MAX_EVENT_BYTES`.
+//!    `APP_EVENT_STORE__MAX_EVENT_BYTES`. A secret may come from a mounted file instead:
+//!    `APP_DATABASE__URL_FILE=/run/secrets/db-url` (one trailing newline trimmed; setting both
+//!    `APP_X` and `APP_X_FILE` is an error).
+//!
+//! One section per concern, one file each: [`database`], [`redis`], [`rocketmq`],
+//! [`event_store`], [`relay`], [`projections`], [`auth`], [`command`], [`query`], [`http`].
+//! Every section can be set by every layer; [`Settings::from_env`] checks the result once
+//! ([`Settings::validate`]), so a process that starts has usable settings. Command-line flags
+//! (`--listen`, the service name) are the only per-binary overrides.
 //!
 //! The environment is passed in as a map ([`Settings::from_env`]) so that layering is tested
 //! without touching the process environment. Secrets are [`SecretString`]s: `Debug` redacts them
 //! and nothing here ever prints them.
 #![forbid(unsafe_code)]
 
-use std::{collections::HashMap, path::PathBuf, time::Duration};
+pub mod auth;
+pub mod command;
+pub mod database;
+mod error;
+pub mod event_store;
+pub mod http;
+pub mod projections;
+pub mod query;
+pub mod redis;
+pub mod relay;
+pub mod rocketmq;
 
+use std::{collections::HashMap, path::PathBuf};
+
+pub use auth::{AuthSettings, DEVELOPMENT_JWT_SECRET};
+pub use command::CommandSettings;
+pub use database::DatabaseSettings;
+pub use error::{SettingsError, variable_of};
+pub use event_store::EventStoreSettings;
+pub use http::HttpSettings;
+pub use projections::ProjectionSettings;
+pub use query::QuerySettings;
+pub use redis::RedisSettings;
+pub use relay::RelaySettings;
+pub use rocketmq::RocketMqSettings;
 pub use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-
-/// Why settings could not be loaded. Fatal at start-up: fix the file or variable it names.
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    /// `APP_STAGE` names no known stage.
-    #[error("unknown stage {0:?}: expected local, k8s or prod")]
-    UnknownStage(String),
-    /// A file or variable holds a value of the wrong shape.
-    #[error("invalid settings: {0}")]
-    Invalid(#[from] config::ConfigError),
-}
 
 /// Where a process runs; selects the optional settings file `<stage>.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
+    /// A laptop or CI machine (`scripts/`): the development JWT secret is accepted.
     Local,
+    /// A Kubernetes cluster of our own manifests (`infra/k8s`).
     K8s,
+    /// Production: managed PostgreSQL and Redis.
     Prod,
 }
 
@@ -61,12 +85,26 @@ impl Stage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct Settings {
+    /// `[database]`: the PostgreSQL pool.
     pub database: DatabaseSettings,
+    /// `[redis]`: the Redis of the Redis read models.
     pub redis: RedisSettings,
+    /// `[rocketmq]`: the broker.
     pub rocketmq: RocketMqSettings,
+    /// `[event_store]`: limits of the event log.
     pub event_store: EventStoreSettings,
+    /// `[relay]`: the relay process.
     pub relay: RelaySettings,
+    /// `[projections]`: the projection workers.
     pub projections: ProjectionSettings,
+    /// `[auth]`: bearer-token checking.
+    pub auth: AuthSettings,
+    /// `[command]`: the command services.
+    pub command: CommandSettings,
+    /// `[query]`: the query services.
+    pub query: QuerySettings,
+    /// `[http]`: the HTTP read API.
+    pub http: HttpSettings,
     /// Filled from `APP_STAGE`, not from files.
     #[serde(skip)]
     pub stage: Option<Stage>,
@@ -81,214 +119,11 @@ impl Default for Settings {
             event_store: EventStoreSettings::default(),
             relay: RelaySettings::default(),
             projections: ProjectionSettings::default(),
+            auth: AuthSettings::default(),
+            command: CommandSettings::default(),
+            query: QuerySettings::default(),
+            http: HttpSettings::default(),
             stage: Some(Stage::Local),
-        }
-    }
-}
-
-/// PostgreSQL connection pool settings.
-///
-/// Every process of the system shares one server, whose `max_connections` is a budget: the pool
-/// sizes per role and the arithmetic are in `docs/connection-budget.md`. A process names its role
-/// in [`DatabaseSettings::application_name`]; the stage file may then give that role its own
-/// values in a `[database.roles.<application_name>]` table (see [`Settings::from_env`]).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct DatabaseSettings {
-    /// Full connection URL; may carry a password, hence secret.
-    pub url: SecretString,
-    /// The process role, sent as PostgreSQL's `application_name` so that `pg_stat_activity`
-    /// counts connections per role (e.g. `commerce-command-order`, `commerce-relay`); also the
-    /// key of the role's table in the stage file. Lowercase.
-    pub application_name: String,
-    /// Most pooled connections of one process. Dedicated connections (the append notifier, the
-    /// relay's leadership lock) come on top: see `docs/connection-budget.md`.
-    pub max_connections: u32,
-    /// Connections a pool keeps open while idle (0 or 1: an idle process should hold little).
-    pub min_connections: u32,
-    /// A pooled connection idle this long is closed (down to `min_connections`); 0 keeps idle
-    /// connections forever.
-    pub idle_timeout_ms: u64,
-    /// A pooled connection is closed when released after being open this long (spreads
-    /// reconnects after a failover and bounds server-side memory growth); 0 for no limit.
-    pub max_lifetime_ms: u64,
-    pub acquire_timeout_ms: u64,
-    /// Server-side `statement_timeout` on every pooled connection.
-    pub statement_timeout_ms: u64,
-    /// Server-side `idle_in_transaction_session_timeout`: a forgotten open transaction would hold
-    /// back every `$all` tailer on the server (their watermark is cluster-wide), so it is bounded.
-    pub idle_in_transaction_timeout_ms: u64,
-}
-
-impl Default for DatabaseSettings {
-    fn default() -> Self {
-        Self {
-            url: SecretString::from("postgres://postgres@127.0.0.1:5432/commerce"),
-            application_name: "commerce".to_owned(),
-            max_connections: 16,
-            min_connections: 0,
-            idle_timeout_ms: 30_000,
-            max_lifetime_ms: 30 * 60_000,
-            acquire_timeout_ms: 5_000,
-            statement_timeout_ms: 30_000,
-            idle_in_transaction_timeout_ms: 10_000,
-        }
-    }
-}
-
-impl DatabaseSettings {
-    /// Longest wait for a pooled connection.
-    pub fn acquire_timeout(&self) -> Duration {
-        Duration::from_millis(self.acquire_timeout_ms)
-    }
-
-    /// How long a pooled connection may stay idle before it is closed; `None` for ever.
-    pub fn idle_timeout(&self) -> Option<Duration> {
-        (self.idle_timeout_ms > 0).then(|| Duration::from_millis(self.idle_timeout_ms))
-    }
-
-    /// How long a pooled connection may live; `None` for ever.
-    pub fn max_lifetime(&self) -> Option<Duration> {
-        (self.max_lifetime_ms > 0).then(|| Duration::from_millis(self.max_lifetime_ms))
-    }
-}
-
-/// Redis connection settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct RedisSettings {
-    /// `redis://` URL; may carry a password, hence secret.
-    pub url: SecretString,
-}
-
-impl Default for RedisSettings {
-    fn default() -> Self {
-        Self {
-            url: SecretString::from("redis://127.0.0.1:6379"),
-        }
-    }
-}
-
-/// RocketMQ client settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct RocketMqSettings {
-    /// `host:port` of the name server(s), `;`-separated.
-    pub name_server: String,
-    /// Events of category `c` travel on topic `<topic_prefix>-<c>` (one topic per bounded
-    /// context; the tag is the event type).
-    pub topic_prefix: String,
-    /// Queues per event topic. Per-stream order rests on the stream → queue hash, which depends on
-    /// this count: change it only with the relay stopped and the topics drained.
-    pub queues: u32,
-}
-
-impl Default for RocketMqSettings {
-    fn default() -> Self {
-        Self {
-            name_server: "127.0.0.1:9876".to_owned(),
-            topic_prefix: "commerce".to_owned(),
-            queues: 8,
-        }
-    }
-}
-
-/// Limits and tuning of the event log.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct EventStoreSettings {
-    /// Largest accepted event (data plus metadata, serialized JSON bytes).
-    pub max_event_bytes: usize,
-    /// Events fetched per `$all` tailer round trip.
-    pub tail_batch_size: u32,
-    /// Longest a live tailer waits without a notification before it polls anyway (a rolled-back
-    /// append notifies nobody).
-    pub tail_fallback_poll_ms: u64,
-}
-
-impl Default for EventStoreSettings {
-    fn default() -> Self {
-        Self {
-            max_event_bytes: 1024 * 1024,
-            tail_batch_size: 512,
-            tail_fallback_poll_ms: 250,
-        }
-    }
-}
-
-/// The relay: `$all` → RocketMQ.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct RelaySettings {
-    /// Name of the checkpoint row and of the leadership lock; relays with one name are replicas
-    /// of each other (exactly one publishes).
-    pub name: String,
-    /// RocketMQ producer group.
-    pub producer_group: String,
-    /// Most events per published batch.
-    pub batch_size: usize,
-    /// Most body bytes per batch sent to one queue (the broker refuses more than 4 MiB).
-    pub max_batch_bytes: usize,
-    /// First and longest pause between retries while the broker refuses or is down.
-    pub retry_initial_ms: u64,
-    pub retry_max_ms: u64,
-    /// How often a standby replica tries to take over.
-    pub standby_poll_ms: u64,
-    /// `host:port` of the `/metrics` endpoint; empty for none.
-    pub metrics_listen: String,
-}
-
-impl Default for RelaySettings {
-    fn default() -> Self {
-        Self {
-            name: "main".to_owned(),
-            producer_group: "commerce-relay".to_owned(),
-            batch_size: 256,
-            max_batch_bytes: 2 * 1024 * 1024,
-            retry_initial_ms: 100,
-            retry_max_ms: 5_000,
-            standby_poll_ms: 500,
-            metrics_listen: "127.0.0.1:9464".to_owned(),
-        }
-    }
-}
-
-/// The projection workers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
-pub struct ProjectionSettings {
-    /// Consumer group of projection `p` is `<group_prefix>-<p>`.
-    pub group_prefix: String,
-    /// Redis keys of projection `p` start with `<redis_prefix>:<p>:`.
-    pub redis_prefix: String,
-    /// Tries of one event before it is parked (and its stream stopped behind it).
-    pub max_attempts: u32,
-    /// Pause between two tries of one event.
-    pub retry_delay_ms: u64,
-    /// `host:port` of the `/metrics` endpoint; empty for none.
-    pub metrics_listen: String,
-    /// Most messages of one queue applied in one atomic write (one transaction / one script).
-    /// A batch is what the queue has ready, up to this size: no waiting to fill it.
-    pub batch_size: u32,
-    /// How often each read model's markers are compared with the log (and a Redis model's epoch
-    /// checked), repairing what a store lost; 0 turns the check off.
-    pub reconcile_interval_ms: u64,
-    /// Events younger than this may still be on their way through the broker: the comparison
-    /// leaves them out.
-    pub reconcile_grace_ms: u64,
-}
-
-impl Default for ProjectionSettings {
-    fn default() -> Self {
-        Self {
-            group_prefix: "commerce-projection".to_owned(),
-            redis_prefix: "rm".to_owned(),
-            max_attempts: 5,
-            retry_delay_ms: 100,
-            metrics_listen: "127.0.0.1:9465".to_owned(),
-            batch_size: 64,
-            reconcile_interval_ms: 30_000,
-            reconcile_grace_ms: 10_000,
         }
     }
 }
@@ -299,7 +134,8 @@ impl Settings {
         Self::from_env(std::env::vars().collect())
     }
 
-    /// Loads settings from the given environment map (and the stage file it selects).
+    /// Loads settings from the given environment map (and the stage file it selects), then
+    /// [validates](Self::validate) them.
     ///
     /// Between the stage file and the environment sits one more layer: the stage file's
     /// `[database.roles.<application_name>]` table, whose keys override `[database]` for the
@@ -307,6 +143,7 @@ impl Settings {
     /// that role. So one file holds every role's pool size, and an `APP_DATABASE__…` variable
     /// still beats it.
     pub fn from_env(env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        let env = read_secret_files(env)?;
         let stage = Stage::parse(env.get("APP_STAGE").map_or("local", String::as_str))?;
         let dir = env
             .get("APP_CONFIG_DIR")
@@ -334,13 +171,61 @@ impl Settings {
             .build()?;
         let mut settings: Settings = layered.try_deserialize()?;
         settings.stage = Some(stage);
+        settings.validate()?;
         Ok(settings)
+    }
+
+    /// Checks what a type cannot: ranges, URLs, secrets a stage requires, settings that must
+    /// agree with each other. The error names the variable to fix.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.auth.validate()?;
+        self.command.validate()?;
+        self.query.validate()?;
+        self.http.validate(&self.query)?;
+        Ok(())
+    }
+
+    /// Refuses the built-in development JWT secret outside the `local` stage; called at start-up
+    /// by every process that checks or issues bearer tokens.
+    pub fn require_auth(&self) -> Result<(), SettingsError> {
+        self.auth.require_for(self.stage())
     }
 
     /// The stage this process runs in.
     pub fn stage(&self) -> Stage {
         self.stage.unwrap_or(Stage::Local)
     }
+}
+
+/// Replaces every `APP_X_FILE=<path>` by `APP_X=<the file's contents>` (one trailing newline
+/// trimmed), so a secret mounted as a file never passes through the environment.
+fn read_secret_files(
+    mut env: HashMap<String, String>,
+) -> Result<HashMap<String, String>, SettingsError> {
+    let files: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| name.starts_with("APP_") && name.ends_with("_FILE"))
+        .map(|(name, path)| (name.clone(), path.clone()))
+        .collect();
+    for (name, path) in files {
+        let target = name.trim_end_matches("_FILE").to_owned();
+        if env.contains_key(&target) {
+            return Err(SettingsError::variable(
+                &name,
+                format!("set only one of {target} and {name}"),
+            ));
+        }
+        let contents = std::fs::read_to_string(&path).map_err(|error| {
+            SettingsError::variable(&name, format!("cannot read {path}: {error}"))
+        })?;
+        let value = contents
+            .strip_suffix('\n')
+            .map(|value| value.strip_suffix('\r').unwrap_or(value))
+            .unwrap_or(&contents);
+        env.remove(&name);
+        env.insert(target, value.to_owned());
+    }
+    Ok(env)
 }
 
 /// The `[database.roles.<application_name>]` table of `layered`, as `database.*` keys (empty
@@ -362,8 +247,35 @@ fn role_layer(layered: &config::Config) -> Result<config::Config, SettingsError>
     Ok(role.build()?)
 }
 
+/// Checks that the setting at `key` is an `http://host[:port]` URL, so a typo fails at start-up,
+/// not on the first call.
+fn http_endpoint(key: &str, value: &str) -> Result<(), SettingsError> {
+    let authority = value
+        .strip_prefix("http://")
+        .map(|rest| rest.trim_end_matches('/'))
+        .filter(|authority| !authority.is_empty() && !authority.contains(['/', ' ', '@']));
+    let Some(authority) = authority else {
+        return Err(SettingsError::rejected(
+            key,
+            "must be an http://host:port URL such as http://127.0.0.1:50052",
+        ));
+    };
+    let (host, port) = authority
+        .rsplit_once(':')
+        .map_or((authority, None), |(host, port)| (host, Some(port)));
+    if host.is_empty() || port.is_some_and(|port| port.parse::<u16>().is_err()) {
+        return Err(SettingsError::rejected(
+            key,
+            "must be an http://host:port URL such as http://127.0.0.1:50052",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -557,5 +469,199 @@ mod tests {
             s.database.url.expose_secret(),
             "postgres://svc:hunter2@db/commerce"
         );
+    }
+    /// One setting of every section, with the value each layer gives it.
+    const ONE_PER_SECTION: [(&str, &str, &str); 10] = [
+        ("database.statement_timeout_ms", "31000", "32000"),
+        ("redis.url", "redis://file:6379", "redis://env:6379"),
+        ("rocketmq.queues", "12", "16"),
+        ("event_store.tail_batch_size", "100", "200"),
+        ("relay.batch_size", "300", "400"),
+        ("projections.batch_size", "32", "16"),
+        ("auth.issuer", "file-issuer", "env-issuer"),
+        ("command.max_attempts", "7", "9"),
+        ("query.cache_ttl_ms", "1500", "2500"),
+        ("http.query_timeout_ms", "6000", "7000"),
+    ];
+
+    fn value_of(s: &Settings, key: &str) -> String {
+        match key {
+            "database.statement_timeout_ms" => s.database.statement_timeout_ms.to_string(),
+            "redis.url" => s.redis.url.expose_secret().to_owned(),
+            "rocketmq.queues" => s.rocketmq.queues.to_string(),
+            "event_store.tail_batch_size" => s.event_store.tail_batch_size.to_string(),
+            "relay.batch_size" => s.relay.batch_size.to_string(),
+            "projections.batch_size" => s.projections.batch_size.to_string(),
+            "auth.issuer" => s.auth.issuer.clone(),
+            "command.max_attempts" => s.command.max_attempts.to_string(),
+            "query.cache_ttl_ms" => s.query.cache_ttl_ms.to_string(),
+            "http.query_timeout_ms" => s.http.query_timeout_ms.to_string(),
+            other => panic!("no accessor for {other}"),
+        }
+    }
+
+    #[test]
+    fn every_section_is_set_by_the_default_then_the_stage_file_then_the_environment() {
+        let dir = std::env::temp_dir().join(format!("settings-sections-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut file = String::new();
+        for (key, from_file, _) in ONE_PER_SECTION {
+            let (section, name) = key.split_once('.').unwrap();
+            let value = if from_file.parse::<u64>().is_ok() {
+                from_file.to_owned()
+            } else {
+                format!("{from_file:?}")
+            };
+            file.push_str(&format!("[{section}]\n{name} = {value}\n"));
+        }
+        std::fs::write(dir.join("local.toml"), file).unwrap();
+        let dir = dir.to_string_lossy().into_owned();
+        let defaults = Settings::default();
+        let without_file = Settings::from_env(env(&[("APP_CONFIG_DIR", "/nonexistent")])).unwrap();
+        let with_file = Settings::from_env(env(&[("APP_CONFIG_DIR", &dir)])).unwrap();
+        for (key, from_file, from_env) in ONE_PER_SECTION {
+            assert_eq!(
+                value_of(&without_file, key),
+                value_of(&defaults, key),
+                "{key}: the default"
+            );
+            assert_ne!(value_of(&defaults, key), from_file, "{key}: a real change");
+            assert_eq!(value_of(&with_file, key), from_file, "{key}: the file");
+            let variable = variable_of(key);
+            let with_env = Settings::from_env(env(&[
+                ("APP_CONFIG_DIR", &dir),
+                (variable.as_str(), from_env),
+            ]))
+            .unwrap();
+            assert_eq!(
+                value_of(&with_env, key),
+                from_env,
+                "{variable} beats the file"
+            );
+        }
+    }
+
+    #[test]
+    fn the_repositorys_stage_files_load_and_validate() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+        for stage in ["local", "k8s", "prod"] {
+            let settings = Settings::from_env(env(&[
+                ("APP_CONFIG_DIR", dir),
+                ("APP_STAGE", stage),
+                (
+                    "APP_AUTH__JWT_SECRET",
+                    "a-very-long-production-secret-of-forty-bytes",
+                ),
+            ]));
+            assert!(settings.is_ok(), "{stage}: {settings:?}");
+        }
+    }
+
+    #[test]
+    fn a_secret_may_come_from_a_file_named_by_the_variable_with_file_appended() {
+        let dir = std::env::temp_dir().join(format!("settings-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("database-url");
+        std::fs::write(&path, "postgres://svc:from-a-file@db/commerce\n").unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let s = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", "/nonexistent"),
+            ("APP_DATABASE__URL_FILE", &path),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.database.url.expose_secret(),
+            "postgres://svc:from-a-file@db/commerce",
+            "one trailing newline trimmed"
+        );
+        assert!(!format!("{s:?}").contains("from-a-file"));
+
+        let both = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", "/nonexistent"),
+            ("APP_DATABASE__URL_FILE", &path),
+            ("APP_DATABASE__URL", "postgres://other"),
+        ]))
+        .unwrap_err();
+        assert!(
+            both.to_string().contains("APP_DATABASE__URL_FILE"),
+            "{both}"
+        );
+        let missing = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", "/nonexistent"),
+            ("APP_AUTH__JWT_SECRET_FILE", "/nonexistent/jwt-secret"),
+        ]))
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("APP_AUTH__JWT_SECRET_FILE"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn the_jwt_secret_is_long_and_not_the_development_one_outside_the_local_stage() {
+        let secret = "a-very-long-production-secret-of-forty-bytes";
+        let with = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("APP_CONFIG_DIR", "/nonexistent")];
+            all.extend_from_slice(pairs);
+            Settings::from_env(env(&all)).and_then(|s| s.require_auth().map(|()| s))
+        };
+        assert!(with(&[("APP_AUTH__JWT_SECRET", secret)]).is_ok());
+        assert!(with(&[("APP_STAGE", "prod"), ("APP_AUTH__JWT_SECRET", secret)]).is_ok());
+        for error in [
+            with(&[("APP_STAGE", "prod")]).unwrap_err(),
+            with(&[("APP_AUTH__JWT_SECRET", "short")]).unwrap_err(),
+        ] {
+            assert!(
+                error.to_string().contains("APP_AUTH__JWT_SECRET"),
+                "{error}"
+            );
+        }
+        assert!(with(&[]).unwrap().auth.uses_development_secret());
+    }
+
+    #[test]
+    fn refused_and_malformed_values_name_their_variable() {
+        for (variable, value) in [
+            ("APP_COMMAND__LISTEN", "not an address"),
+            ("APP_COMMAND__PRODUCT_ENDPOINT", "product:50052"),
+            ("APP_COMMAND__PRODUCT_ENDPOINT", "ftp://product"),
+            ("APP_COMMAND__DEPENDENCY_TIMEOUT_MS", "0"),
+            ("APP_COMMAND__DEPENDENCY_TIMEOUT_MS", "soon"),
+            ("APP_QUERY__CONSISTENCY_WAIT_MS", "soon"),
+            ("APP_QUERY__CONSISTENCY_WAIT_MS", "60000"),
+            ("APP_QUERY__LISTEN", "nowhere"),
+            ("APP_HTTP__LISTEN", "not an address"),
+            ("APP_HTTP__QUERY_ENDPOINT", "query:50060"),
+            ("APP_HTTP__QUERY_TIMEOUT_MS", "2000"),
+            ("APP_RELAY__BATCH_SIZE", "many"),
+        ] {
+            let error = Settings::from_env(env(&[
+                ("APP_CONFIG_DIR", "/nonexistent"),
+                (variable, value),
+            ]))
+            .unwrap_err();
+            assert!(error.to_string().contains(variable), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_http_urls_with_a_host() {
+        for good in [
+            "http://127.0.0.1:50052",
+            "http://product:50052",
+            "http://query",
+        ] {
+            assert!(http_endpoint("http.query_endpoint", good).is_ok(), "{good}");
+        }
+        for bad in [
+            "product:50052",
+            "https://product:1",
+            "http://",
+            "http://:50052",
+            "http://host:port",
+            "http://a b:1",
+        ] {
+            assert!(http_endpoint("http.query_endpoint", bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,42 +1,11 @@
-//! The command service's configuration: which service to run, where to listen, the JWT settings
-//! and limits, on top of the shared [`Settings`] (database, event store).
-//!
-//! Read from an environment map (`APP_…` variables, `__` between levels) so it is tested without
-//! touching the process environment:
-//!
-//! | variable | default |
-//! |---|---|
-//! | `APP_AUTH__JWT_SECRET` | a development secret, refused outside the `local` stage |
-//! | `APP_AUTH__ISSUER` | `commerce` |
-//! | `APP_COMMAND__LISTEN` | `127.0.0.1:<service's port>` (customer 50051, product 50052, cart 50053, order 50054, payment 50055) |
-//! | `APP_COMMAND__MAX_REQUEST_BYTES` | 65536 |
-//! | `APP_COMMAND__MAX_ATTEMPTS` | 5 |
-//! | `APP_COMMAND__PRODUCT_ENDPOINT` | `http://127.0.0.1:50052` (the product service; used by cart) |
-//! | `APP_COMMAND__DEPENDENCY_TIMEOUT_MS` | 2000 (deadline of each call to another service) |
+//! What a command service's `App::build` needs: which service to run and where to listen (the
+//! command line's part), derived from the shared [`Settings`] (`[command]`, `[auth]`,
+//! `[database]`, `[event_store]` — the settings crate documents every variable).
 
 use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 pub use auth::AuthConfig;
 use settings::{Settings, SettingsError};
-
-/// Why the configuration is unusable. Fatal at start-up: fix the variable it names.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The shared settings did not load.
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// A variable holds a value of the wrong shape.
-    #[error("invalid {variable}: {reason}")]
-    Invalid {
-        /// The variable.
-        variable: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The service name is not one this binary serves.
-    #[error("unknown service {0:?}: expected customer, product, cart, order or payment")]
-    UnknownService(String),
-}
 
 /// The bounded contexts this binary can serve, one per process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +46,13 @@ impl ServiceKind {
     }
 }
 
+/// The service name on the command line is not one this binary serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown service {0:?}: expected customer, product, cart, order or payment")]
+pub struct UnknownService(pub String);
+
 impl FromStr for ServiceKind {
-    type Err = ConfigError;
+    type Err = UnknownService;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         match name {
@@ -87,7 +61,7 @@ impl FromStr for ServiceKind {
             "cart" => Ok(Self::Cart),
             "order" => Ok(Self::Order),
             "payment" => Ok(Self::Payment),
-            other => Err(ConfigError::UnknownService(other.to_owned())),
+            other => Err(UnknownService(other.to_owned())),
         }
     }
 }
@@ -121,102 +95,56 @@ pub struct CommandConfig {
 /// them. Only the cart calls another service (the product service's `ProductStock`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DependencyConfig {
-    /// The product service's gRPC endpoint, `http://host:port` (in a cluster the mesh adds
-    /// mTLS, so plain HTTP/2 is all this process speaks).
+    /// The product service's gRPC endpoint, `http://host:port`.
     pub product_endpoint: String,
-    /// Deadline of each call to another service, connecting included; past it the command fails
-    /// with `UNAVAILABLE` and changes nothing.
+    /// Deadline of each call to another service, connecting included.
     pub timeout: Duration,
 }
 
 impl Default for DependencyConfig {
     fn default() -> Self {
+        let command = settings::CommandSettings::default();
         Self {
-            product_endpoint: format!("http://127.0.0.1:{}", ServiceKind::Product.default_port()),
-            timeout: Duration::from_secs(2),
+            product_endpoint: command.product_endpoint.clone(),
+            timeout: command.dependency_timeout(),
         }
     }
 }
 
 impl CommandConfig {
     /// Loads the configuration of `service` from the process environment.
-    pub fn load(service: ServiceKind) -> Result<Self, ConfigError> {
-        Self::from_env(service, std::env::vars().collect())
+    pub fn load(service: ServiceKind) -> Result<Self, SettingsError> {
+        Self::from_settings(service, Settings::load()?)
     }
 
     /// Loads the configuration of `service` from an environment map.
     pub fn from_env(
         service: ServiceKind,
         env: HashMap<String, String>,
-    ) -> Result<Self, ConfigError> {
-        let listen = parse(&env, "APP_COMMAND__LISTEN")?
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], service.default_port())));
-        let max_request_bytes = parse(&env, "APP_COMMAND__MAX_REQUEST_BYTES")?.unwrap_or(64 * 1024);
-        let max_attempts = parse(&env, "APP_COMMAND__MAX_ATTEMPTS")?
-            .unwrap_or(5u32)
-            .max(1);
-        let mut dependencies = DependencyConfig::default();
-        if let Some(endpoint) = env.get("APP_COMMAND__PRODUCT_ENDPOINT") {
-            dependencies.product_endpoint =
-                endpoint_url("APP_COMMAND__PRODUCT_ENDPOINT", endpoint)?;
-        }
-        if let Some(millis) = parse::<u64>(&env, "APP_COMMAND__DEPENDENCY_TIMEOUT_MS")? {
-            if millis == 0 {
-                return Err(ConfigError::Invalid {
-                    variable: "APP_COMMAND__DEPENDENCY_TIMEOUT_MS",
-                    reason: "must be positive".to_owned(),
-                });
-            }
-            dependencies.timeout = Duration::from_millis(millis);
-        }
-        let settings = Settings::from_env(env.clone())?;
-        let auth =
-            AuthConfig::from_env(&env, settings.stage()).map_err(|error| ConfigError::Invalid {
-                variable: error.variable,
-                reason: error.reason,
-            })?;
+    ) -> Result<Self, SettingsError> {
+        Self::from_settings(service, Settings::from_env(env)?)
+    }
+
+    /// The configuration of `service` under `settings`; refuses the development JWT secret
+    /// outside the `local` stage.
+    pub fn from_settings(service: ServiceKind, settings: Settings) -> Result<Self, SettingsError> {
+        settings.require_auth()?;
+        let command = &settings.command;
         Ok(Self {
             service,
-            listen,
+            listen: command
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], service.default_port()))),
+            auth: settings.auth.clone(),
+            max_request_bytes: command.max_request_bytes,
+            max_attempts: command.max_attempts.max(1),
+            dependencies: DependencyConfig {
+                product_endpoint: command.product_endpoint.clone(),
+                timeout: command.dependency_timeout(),
+            },
             settings,
-            auth,
-            max_request_bytes,
-            max_attempts,
-            dependencies,
         })
     }
-}
-
-/// An `http://host:port` endpoint, checked so a typo fails at start-up, not on the first call.
-fn endpoint_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
-        variable,
-        reason: reason.to_owned(),
-    };
-    let uri: tonic::codegen::http::Uri = value
-        .parse()
-        .map_err(|_| invalid("must be a URL such as http://127.0.0.1:50052"))?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none() {
-        return Err(invalid("must be an http://host:port URL"));
-    }
-    Ok(value.to_owned())
-}
-
-fn parse<T: FromStr>(
-    env: &HashMap<String, String>,
-    variable: &'static str,
-) -> Result<Option<T>, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    env.get(variable)
-        .map(|value| {
-            value.parse().map_err(|error: T::Err| ConfigError::Invalid {
-                variable,
-                reason: error.to_string(),
-            })
-        })
-        .transpose()
 }
 
 #[cfg(test)]

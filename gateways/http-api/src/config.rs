@@ -1,36 +1,14 @@
 //! The gateway's configuration: where to listen, where the query services answer, how long to
-//! wait for them, and how bearer tokens are checked.
-//!
-//! Read from an environment map (`APP_…` variables, `__` between levels) so it is tested without
-//! touching the process environment; the variables and their defaults are tabled in the crate
-//! documentation.
+//! wait for them, and how bearer tokens are checked — derived from the shared [`Settings`]
+//! (`[http]`, `[auth]`; the settings crate documents every variable); `--listen` is the command
+//! line's part.
 
-use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 pub use auth::AuthConfig;
 use settings::{Settings, SettingsError};
 
-/// The query services wait up to this long for a consistency token before answering
-/// `not_yet_consistent`; a shorter deadline here would turn every such wait into a timeout.
-const CONSISTENCY_WAIT: Duration = Duration::from_secs(2);
-
-/// Why the configuration is unusable. Fatal at start-up: fix the variable it names.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The shared settings (stage, settings file) did not load.
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// A variable holds a value of the wrong shape.
-    #[error("invalid {variable}: {reason}")]
-    Invalid {
-        /// The variable.
-        variable: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-/// Everything [`App::build`](crate::App::build) needs.
+/// Everything `App::build` needs.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Address to listen on; port 0 picks a free port (tests).
@@ -47,48 +25,35 @@ pub struct HttpConfig {
 impl HttpConfig {
     /// The defaults of the `local` stage with the development secret: for tests and local runs.
     pub fn local() -> Self {
+        let settings = Settings::default();
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            query_endpoint: "http://127.0.0.1:50060".to_owned(),
-            query_timeout: Duration::from_secs(5),
-            auth: AuthConfig::development(),
+            listen: settings.http.listen,
+            query_endpoint: settings.http.query_endpoint.clone(),
+            query_timeout: settings.http.query_timeout(),
+            auth: settings.auth,
         }
     }
 
     /// Loads the configuration from the process environment.
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_env(std::env::vars().collect())
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::from_settings(Settings::load()?)
     }
 
     /// Loads the configuration from an environment map.
-    pub fn from_env(env: HashMap<String, String>) -> Result<Self, ConfigError> {
-        let mut config = Self::local();
-        if let Some(listen) = parse(&env, "APP_HTTP__LISTEN")? {
-            config.listen = listen;
-        }
-        if let Some(endpoint) = env.get("APP_HTTP__QUERY_ENDPOINT") {
-            config.query_endpoint = endpoint_url("APP_HTTP__QUERY_ENDPOINT", endpoint)?;
-        }
-        if let Some(millis) = parse::<u64>(&env, "APP_HTTP__QUERY_TIMEOUT_MS")? {
-            let timeout = Duration::from_millis(millis);
-            if timeout <= CONSISTENCY_WAIT {
-                return Err(ConfigError::Invalid {
-                    variable: "APP_HTTP__QUERY_TIMEOUT_MS",
-                    reason: format!(
-                        "must exceed the query services' consistency wait of {} ms",
-                        CONSISTENCY_WAIT.as_millis()
-                    ),
-                });
-            }
-            config.query_timeout = timeout;
-        }
-        // The stage (and its settings file) is read the same way by every process.
-        let stage = Settings::from_env(env.clone())?.stage();
-        config.auth = AuthConfig::from_env(&env, stage).map_err(|error| ConfigError::Invalid {
-            variable: error.variable,
-            reason: error.reason,
-        })?;
-        Ok(config)
+    pub fn from_env(env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        Self::from_settings(Settings::from_env(env)?)
+    }
+
+    /// The configuration under `settings`; refuses the development JWT secret outside the
+    /// `local` stage.
+    pub fn from_settings(settings: Settings) -> Result<Self, SettingsError> {
+        settings.require_auth()?;
+        Ok(Self {
+            listen: settings.http.listen,
+            query_endpoint: settings.http.query_endpoint.clone(),
+            query_timeout: settings.http.query_timeout(),
+            auth: settings.auth,
+        })
     }
 
     /// The longest a whole HTTP request may take: the gRPC deadline plus a margin, so a slow
@@ -96,38 +61,6 @@ impl HttpConfig {
     pub fn request_timeout(&self) -> Duration {
         self.query_timeout + Duration::from_secs(1)
     }
-}
-
-/// An `http://host:port` endpoint, checked so a typo fails at start-up, not on the first call.
-fn endpoint_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
-    let invalid = |reason: &str| ConfigError::Invalid {
-        variable,
-        reason: reason.to_owned(),
-    };
-    let uri: tonic::codegen::http::Uri = value
-        .parse()
-        .map_err(|_| invalid("must be a URL such as http://127.0.0.1:50060"))?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none() {
-        return Err(invalid("must be an http://host:port URL"));
-    }
-    Ok(value.to_owned())
-}
-
-fn parse<T: FromStr>(
-    env: &HashMap<String, String>,
-    variable: &'static str,
-) -> Result<Option<T>, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    env.get(variable)
-        .map(|value| {
-            value.parse().map_err(|error: T::Err| ConfigError::Invalid {
-                variable,
-                reason: error.to_string(),
-            })
-        })
-        .transpose()
 }
 
 #[cfg(test)]

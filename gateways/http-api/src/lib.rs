@@ -12,23 +12,16 @@
 //!
 //! # Configuration
 //!
-//! `APP_…` variables, read by [`HttpConfig::from_env`] from a map (so tests never touch the
-//! process environment):
-//!
-//! | variable | default |
-//! |---|---|
-//! | `APP_STAGE` | `local` (`local`, `k8s` or `prod`; outside `local` a JWT secret must be set) |
-//! | `APP_HTTP__LISTEN` | `127.0.0.1:8080`; the `--listen ADDR` flag overrides it |
-//! | `APP_HTTP__QUERY_ENDPOINT` | `http://127.0.0.1:50060`: the one gRPC endpoint of all five query services |
-//! | `APP_HTTP__QUERY_TIMEOUT_MS` | 5000: deadline of each gRPC call; must exceed the services' 2 s consistency wait |
-//! | `APP_AUTH__JWT_SECRET` | a development secret, refused outside the `local` stage; at least 32 bytes |
-//! | `APP_AUTH__ISSUER` | `commerce` |
+//! The `[http]` and `[auth]` sections of the shared settings (`APP_HTTP__LISTEN`,
+//! `APP_HTTP__QUERY_ENDPOINT`, `APP_HTTP__QUERY_TIMEOUT_MS`, `APP_AUTH__…`), tabled in the
+//! README's settings table; [`HttpConfig`] is what the gateway takes of them. `--listen ADDR`
+//! overrides the address.
 //!
 //! # Running
 //!
 //! ```text
 //! cargo run -p http-api --bin commerce-http -- --listen 127.0.0.1:8080
-//! TOKEN=$(cargo run -q -p command --bin commerce-token -- <customer-uuid> customer)
+//! TOKEN=$(cargo run -q -p auth --bin commerce-token -- <customer-uuid> customer)
 //! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/v1/me
 //! curl http://127.0.0.1:8080/api/v1/openapi.json
 //! ```
@@ -51,7 +44,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 
-pub use config::{AuthConfig, ConfigError, HttpConfig};
+pub use config::{AuthConfig, HttpConfig};
 pub use error::ApiError;
 pub use routes::router;
 pub use startup::{App, StartupError};

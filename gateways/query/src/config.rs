@@ -1,40 +1,12 @@
-//! The query service's configuration, on top of the shared [`Settings`] (database, Redis, the
-//! projections' Redis key prefix).
-//!
-//! Read from an environment map (`APP_…` variables, `__` between levels):
-//!
-//! | variable | default |
-//! |---|---|
-//! | `APP_QUERY__LISTEN` | `127.0.0.1:50060` (`--listen` overrides) |
-//! | `APP_QUERY__METRICS_LISTEN` | `127.0.0.1:9466` (`/metrics`, `/healthz`) |
-//! | `APP_QUERY__CACHE_CAPACITY` | 10000 entries per cache |
-//! | `APP_QUERY__CACHE_TTL_MS` | 1000 |
-//! | `APP_QUERY__CONSISTENCY_WAIT_MS` | 2000 (longest wait for a consistency token) |
-//! | `APP_QUERY__MAX_REQUEST_BYTES` | 16384 |
-//! | `APP_AUTH__JWT_SECRET`, `APP_AUTH__ISSUER` | see `auth` |
+//! What the query services' `App::build` needs, derived from the shared [`Settings`]
+//! (`[query]`, `[auth]`, `[database]`, `[redis]`, `[projections]` — the settings crate documents
+//! every variable); `--listen` is the command line's part.
 
-use std::{collections::HashMap, net::SocketAddr, str::FromStr, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use auth::AuthConfig;
 use settings::{Settings, SettingsError};
 
-/// Why the configuration is unusable. Fatal at start-up: fix the variable it names.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The shared settings did not load.
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// A variable holds a value of the wrong shape.
-    #[error("invalid {variable}: {reason}")]
-    Invalid {
-        /// The variable.
-        variable: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-/// Everything [`crate::App::build`] needs.
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
     /// gRPC address; port 0 picks a free port (tests).
@@ -56,71 +28,35 @@ pub struct QueryConfig {
 }
 
 impl QueryConfig {
-    /// The default gRPC port.
-    pub const DEFAULT_PORT: u16 = 50060;
+    /// The port the query services listen on unless told otherwise.
+    pub const DEFAULT_PORT: u16 = settings::QuerySettings::DEFAULT_PORT;
 
     /// Loads the configuration from the process environment.
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_env(std::env::vars().collect())
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::from_settings(Settings::load()?)
     }
 
     /// Loads the configuration from an environment map.
-    pub fn from_env(env: HashMap<String, String>) -> Result<Self, ConfigError> {
-        let listen = parse(&env, "APP_QUERY__LISTEN")?
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], Self::DEFAULT_PORT)));
-        let metrics_listen = Some(
-            env.get("APP_QUERY__METRICS_LISTEN")
-                .cloned()
-                .unwrap_or_else(|| "127.0.0.1:9466".to_owned()),
-        );
-        let cache_capacity = parse(&env, "APP_QUERY__CACHE_CAPACITY")?.unwrap_or(10_000);
-        let cache_ttl =
-            Duration::from_millis(parse(&env, "APP_QUERY__CACHE_TTL_MS")?.unwrap_or(1000));
-        let wait_ms: u64 = parse(&env, "APP_QUERY__CONSISTENCY_WAIT_MS")?.unwrap_or(2000);
-        if wait_ms > 30_000 {
-            return Err(ConfigError::Invalid {
-                variable: "APP_QUERY__CONSISTENCY_WAIT_MS",
-                reason: "at most 30000".to_owned(),
-            });
-        }
-        let max_request_bytes = parse(&env, "APP_QUERY__MAX_REQUEST_BYTES")?.unwrap_or(16 * 1024);
-        let settings = Settings::from_env(env.clone())?;
-        let auth =
-            AuthConfig::from_env(&env, settings.stage()).map_err(|error| ConfigError::Invalid {
-                variable: error.variable,
-                reason: error.reason,
-            })?;
+    pub fn from_env(env: HashMap<String, String>) -> Result<Self, SettingsError> {
+        Self::from_settings(Settings::from_env(env)?)
+    }
+
+    /// The configuration under `settings`; refuses the development JWT secret outside the
+    /// `local` stage.
+    pub fn from_settings(settings: Settings) -> Result<Self, SettingsError> {
+        settings.require_auth()?;
+        let query = &settings.query;
         Ok(Self {
-            listen,
-            metrics_listen,
+            listen: query.listen,
+            metrics_listen: Some(query.metrics_listen.clone()).filter(|listen| !listen.is_empty()),
+            auth: settings.auth.clone(),
+            cache_capacity: query.cache_capacity,
+            cache_ttl: Duration::from_millis(query.cache_ttl_ms),
+            consistency_wait: query.consistency_wait(),
+            max_request_bytes: query.max_request_bytes,
             settings,
-            auth,
-            cache_capacity,
-            cache_ttl,
-            consistency_wait: Duration::from_millis(wait_ms),
-            max_request_bytes,
         })
     }
-}
-
-fn parse<T: FromStr>(
-    env: &HashMap<String, String>,
-    variable: &'static str,
-) -> Result<Option<T>, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    env.get(variable)
-        .map(|value| {
-            value
-                .trim()
-                .parse()
-                .map_err(|error: T::Err| ConfigError::Invalid {
-                    variable,
-                    reason: error.to_string(),
-                })
-        })
-        .transpose()
 }
 
 #[cfg(test)]

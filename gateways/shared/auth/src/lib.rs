@@ -6,23 +6,19 @@
 //! `admin`, `service`), `iss` (must equal the configured issuer) and `exp` (required, checked,
 //! 5 s leeway).
 //!
-//! Configuration (`APP_…` variables, read by [`AuthConfig::from_env`]):
-//!
-//! | variable | default |
-//! |---|---|
-//! | `APP_AUTH__JWT_SECRET` | a development secret, refused outside the `local` stage; at least 32 bytes |
-//! | `APP_AUTH__ISSUER` | `commerce` |
+//! Configuration: the `[auth]` section of the shared settings (`APP_AUTH__JWT_SECRET`, at least
+//! 32 bytes, refused outside the `local` stage when it is the development one —
+//! `settings::Settings::require_auth`; `APP_AUTH__ISSUER`, default `commerce`).
 #![forbid(unsafe_code)]
 
 use std::{
-    collections::HashMap,
     fmt,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use settings::{ExposeSecret, SecretString, Stage};
+use settings::ExposeSecret;
 use tonic::{Request, Status, metadata::MetadataMap, service::Interceptor};
 
 /// Role of a customer acting on, or reading, their own account.
@@ -33,84 +29,9 @@ pub const ROLE_ADMIN: &str = "admin";
 /// reserving stock, the cart asking for availability, the HTTP gateway's own probes).
 pub const ROLE_SERVICE: &str = "service";
 
-/// The development JWT secret used when none is configured; only accepted in the `local` stage.
-const DEV_JWT_SECRET: &str = "commerce-local-development-secret-do-not-use-in-production";
-
-/// How bearer tokens are checked: HS256 with a shared secret, a fixed issuer, `exp` required.
-#[derive(Clone)]
-pub struct AuthConfig {
-    /// The HMAC secret; never printed.
-    pub jwt_secret: SecretString,
-    /// Required `iss` claim.
-    pub issuer: String,
-}
-
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("jwt_secret", &"[REDACTED]")
-            .field("issuer", &self.issuer)
-            .finish()
-    }
-}
-
-/// A variable of the auth configuration holds an unusable value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {variable}: {reason}")]
-pub struct InvalidAuthConfig {
-    /// The variable.
-    pub variable: &'static str,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl AuthConfig {
-    /// The development configuration (the built-in secret, issuer `commerce`); for tests and
-    /// local runs.
-    pub fn development() -> Self {
-        Self {
-            jwt_secret: SecretString::from(DEV_JWT_SECRET),
-            issuer: "commerce".to_owned(),
-        }
-    }
-
-    /// Whether the secret is the built-in development one.
-    pub fn uses_development_secret(&self) -> bool {
-        self.jwt_secret.expose_secret() == DEV_JWT_SECRET
-    }
-
-    /// Reads `APP_AUTH__JWT_SECRET` and `APP_AUTH__ISSUER` from an environment map; the
-    /// development secret is refused outside the `local` stage, and a secret must have at least
-    /// 32 bytes.
-    pub fn from_env(
-        env: &HashMap<String, String>,
-        stage: Stage,
-    ) -> Result<Self, InvalidAuthConfig> {
-        let mut auth = Self::development();
-        if let Some(secret) = env.get("APP_AUTH__JWT_SECRET") {
-            auth.jwt_secret = SecretString::from(secret.as_str());
-        }
-        if let Some(issuer) = env.get("APP_AUTH__ISSUER") {
-            auth.issuer.clone_from(issuer);
-        }
-        if auth.jwt_secret.expose_secret().len() < 32 {
-            return Err(InvalidAuthConfig {
-                variable: "APP_AUTH__JWT_SECRET",
-                reason: "must be at least 32 bytes".to_owned(),
-            });
-        }
-        if stage != Stage::Local && auth.uses_development_secret() {
-            return Err(InvalidAuthConfig {
-                variable: "APP_AUTH__JWT_SECRET",
-                reason: format!(
-                    "must be set outside the local stage (stage is {})",
-                    stage.name()
-                ),
-            });
-        }
-        Ok(auth)
-    }
-}
+/// How bearer tokens are checked: the `[auth]` section of the shared settings (secret and
+/// issuer), under the name this crate's callers know.
+pub use settings::AuthSettings as AuthConfig;
 
 /// The claims of a bearer token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,19 +302,5 @@ mod tests {
         assert!(customer.require_customer(&uuid::Uuid::new_v4()).is_err());
         assert!(customer.require_service().is_err());
         assert!(customer.require_admin().is_err());
-    }
-
-    #[test]
-    fn the_development_secret_is_refused_outside_local_and_short_secrets_always() {
-        let env = HashMap::new();
-        assert!(AuthConfig::from_env(&env, Stage::Local).is_ok());
-        assert!(AuthConfig::from_env(&env, Stage::Prod).is_err());
-        let short = HashMap::from([("APP_AUTH__JWT_SECRET".to_owned(), "short".to_owned())]);
-        assert_eq!(
-            AuthConfig::from_env(&short, Stage::Local)
-                .unwrap_err()
-                .variable,
-            "APP_AUTH__JWT_SECRET"
-        );
     }
 }

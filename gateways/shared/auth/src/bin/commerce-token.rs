@@ -32,8 +32,9 @@ fn main() -> anyhow::Result<()> {
     if roles.is_empty() {
         roles.push(ROLE_CUSTOMER.to_owned());
     }
-    let env = std::env::vars().collect();
-    let auth = AuthConfig::from_env(&env, settings::Settings::from_env(env.clone())?.stage())?;
+    let settings = settings::Settings::load()?;
+    settings.require_auth()?;
+    let auth: AuthConfig = settings.auth;
     let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
     println!(
         "{}",
