@@ -47,7 +47,7 @@ pub use redis::RedisSettings;
 pub use relay::RelaySettings;
 pub use rocketmq::RocketMqSettings;
 pub use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a process runs; selects the optional settings file `<stage>.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -82,7 +82,7 @@ impl Stage {
 }
 
 /// Everything a process may need; each process reads the parts it uses.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Settings {
     /// `[database]`: the PostgreSQL pool.
@@ -195,6 +195,11 @@ impl Settings {
     pub fn stage(&self) -> Stage {
         self.stage.unwrap_or(Stage::Local)
     }
+}
+
+/// Serializes a secret as `[redacted]`: settings are serialized only to list their keys.
+fn redacted<S: serde::Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("[redacted]")
 }
 
 /// Replaces every `APP_X_FILE=<path>` by `APP_X=<the file's contents>` (one trailing newline
@@ -663,5 +668,78 @@ mod tests {
         ] {
             assert!(http_endpoint("http.query_endpoint", bad).is_err(), "{bad}");
         }
+    }
+
+    /// Every `APP_…` variable of the settings, from their serialized form.
+    fn every_variable() -> std::collections::BTreeSet<String> {
+        fn walk(
+            prefix: &str,
+            value: &serde_json::Value,
+            out: &mut std::collections::BTreeSet<String>,
+        ) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, value) in map {
+                        let key = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        walk(&key, value, out);
+                    }
+                }
+                _ => {
+                    out.insert(variable_of(prefix));
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(
+            "",
+            &serde_json::to_value(Settings::default()).unwrap(),
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn the_readme_tables_every_variable_and_no_other() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("\n## Settings").expect("a Settings section");
+        let section = &readme[start..];
+        let section = &section[..section[1..]
+            .find("\n## ")
+            .map_or(section.len(), |end| end + 1)];
+        let tabled: std::collections::BTreeSet<String> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `APP_"))
+            .filter_map(|rest| rest.split_once('`'))
+            .map(|(name, _)| format!("APP_{name}"))
+            .collect();
+        let expected = every_variable();
+        let missing: Vec<_> = expected.difference(&tabled).collect();
+        let unknown: Vec<_> = tabled.difference(&expected).collect();
+        assert!(
+            missing.is_empty(),
+            "README's settings table lacks {missing:?}"
+        );
+        assert!(
+            unknown.is_empty(),
+            "README's settings table names unknown {unknown:?}"
+        );
+    }
+
+    #[test]
+    fn secrets_serialize_redacted() {
+        let s = Settings::from_env(env(&[
+            ("APP_CONFIG_DIR", "/nonexistent"),
+            ("APP_DATABASE__URL", "postgres://svc:hunter2@db/commerce"),
+        ]))
+        .unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            !json.contains("hunter2") && !json.contains(DEVELOPMENT_JWT_SECRET),
+            "{json}"
+        );
     }
 }
