@@ -10,8 +10,12 @@
 //! | [`payment`] | `commerce.payment.v1` | `PaymentCommands` |
 //! | [`query`] | `commerce.query.v1` | `CatalogQueries`, `CustomerQueries`, `CartQueries`, `OrderQueries`, `PaymentQueries` |
 //!
-//! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection.
+//! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection. [`contract`] holds
+//! the conventions of the query wire that the messages do not carry (the error-reason trailer,
+//! `not_yet_consistent`, the default consistency wait).
 #![forbid(unsafe_code)]
+
+pub mod contract;
 
 /// Generated code, nested as the protobuf packages are (generated code refers to other packages
 /// by relative paths such as `super::super::super::common::v1`).

@@ -18,11 +18,11 @@ use tonic::{Code, Status};
 use utoipa::ToSchema;
 
 /// gRPC metadata key (a trailer) whose value says why a query failed when the code alone does
-/// not: `not_yet_consistent` on an `UNAVAILABLE` from the consistency wait.
-pub const ERROR_REASON: &str = "x-error-reason";
+/// not; the query service writes the same constant.
+pub use proto::contract::ERROR_REASON;
 /// The [`ERROR_REASON`] of a read model that has not yet reached the requested consistency
 /// token; also the prefix of such a status's message.
-pub const NOT_YET_CONSISTENT: &str = "not_yet_consistent";
+pub use proto::contract::NOT_YET_CONSISTENT;
 
 /// What went wrong, as a client switches on it (`error.code` of the body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -363,6 +363,14 @@ mod tests {
         assert_eq!(
             mapped(Status::unavailable("not_yet_consistently_down")).1,
             ErrorCode::Unavailable
+        );
+    }
+
+    #[test]
+    fn the_not_yet_consistent_error_code_is_the_query_services_reason() {
+        assert_eq!(
+            serde_json::to_value(ErrorCode::NotYetConsistent).unwrap(),
+            NOT_YET_CONSISTENT
         );
     }
 

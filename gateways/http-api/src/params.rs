@@ -1,6 +1,7 @@
 //! Turning path segments, query strings and the consistency header into the values of the gRPC
 //! requests. Every failure is a 400 naming the parameter; nothing here reaches the network.
 
+use aggregates::order::OrderStatus;
 use proto::query::ConsistencyToken;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -14,15 +15,6 @@ pub const MAX_LIMIT: u32 = 100;
 const MAX_CURSOR_LEN: usize = 1024;
 /// Longest accepted title prefix.
 const MAX_TITLE_PREFIX_LEN: usize = 200;
-/// The states an order can be in, as `Order.status` names them.
-pub const ORDER_STATUSES: [&str; 6] = [
-    "placed",
-    "stock_reserved",
-    "paid",
-    "shipped",
-    "cancelled",
-    "refunded",
-];
 
 /// `limit` and `cursor` of a paged list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -57,6 +49,7 @@ pub struct ProductListParams {
 pub struct OrderListParams {
     /// Only orders in this state: `placed`, `stock_reserved`, `paid`, `shipped`, `cancelled` or
     /// `refunded`.
+    // utoipa takes only a string literal here; a test checks it against `OrderStatus::ALL`.
     #[param(value_type = Option<String>, pattern = "^(placed|stock_reserved|paid|shipped|cancelled|refunded)$")]
     pub status: Option<String>,
     /// Page size, 1 to 100; 20 when absent.
@@ -65,6 +58,11 @@ pub struct OrderListParams {
     /// `next_cursor` of the previous page; absent for the first page. Opaque.
     #[param(max_length = 1024)]
     pub cursor: Option<String>,
+}
+
+/// The states an order can be in, as `Order.status` names them ([`OrderStatus::name`]).
+fn order_status_names() -> Vec<&'static str> {
+    OrderStatus::ALL.map(OrderStatus::name).to_vec()
 }
 
 /// A validated page request: the limit (0 for the service's default) and the cursor.
@@ -135,11 +133,11 @@ impl OrderListParams {
         let page = page(self.limit.as_deref(), self.cursor.as_deref())?;
         let status = match given(self.status.as_deref()) {
             None => String::new(),
-            Some(status) if ORDER_STATUSES.contains(&status) => status.to_owned(),
+            Some(status) if OrderStatus::from_name(status).is_some() => status.to_owned(),
             Some(_) => {
                 return Err(ApiError::invalid(
                     "status",
-                    &format!("must be one of {}", ORDER_STATUSES.join(", ")),
+                    &format!("must be one of {}", order_status_names().join(", ")),
                 ));
             }
         };
@@ -220,6 +218,15 @@ mod tests {
         assert_eq!(params("").validate().unwrap().1, "");
         assert!(params("PAID").validate().is_err());
         assert!(params("lost").validate().is_err());
+    }
+
+    #[test]
+    fn the_documented_status_pattern_names_every_order_status() {
+        let params = OrderListParams::into_params(|| None);
+        let status = params.iter().find(|param| param.name == "status").unwrap();
+        let schema = serde_json::to_value(&status.schema).unwrap();
+        let expected = format!("^({})$", order_status_names().join("|"));
+        assert_eq!(schema["pattern"], expected.as_str());
     }
 
     #[test]

@@ -11,7 +11,13 @@
 use std::time::Duration;
 
 use event_store::StreamId;
-use projections::{KeySpace, read_models::ReadError};
+use projections::{
+    KeySpace,
+    read_models::{
+        ReadError,
+        registry::{self, ReadModelSpec, Store},
+    },
+};
 use redis::aio::ConnectionManager;
 use server::{Gauge, Registry};
 use sqlx::PgPool;
@@ -19,47 +25,47 @@ use tokio::time::Instant;
 
 use crate::error::QueryError;
 
-/// The read models the query services answer from.
+/// The read models the query services answer from; what each one is (name, store, followed
+/// categories) comes from the projections' [`registry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReadModel {
-    /// Redis `catalog` (product events).
+    /// [`registry::CATALOG`].
     Catalog,
-    /// Redis `cart_view` (cart events, plus product events for its private SKU copy).
+    /// [`registry::CART_VIEW`].
     CartView,
-    /// PostgreSQL `customers`.
+    /// [`registry::CUSTOMERS`].
     Customers,
-    /// PostgreSQL `orders`.
+    /// [`registry::ORDERS`].
     Orders,
-    /// PostgreSQL `payments`.
+    /// [`registry::PAYMENTS`].
     Payments,
 }
 
 impl ReadModel {
+    /// The projection's registry entry.
+    pub fn spec(self) -> ReadModelSpec {
+        match self {
+            Self::Catalog => registry::CATALOG,
+            Self::CartView => registry::CART_VIEW,
+            Self::Customers => registry::CUSTOMERS,
+            Self::Orders => registry::ORDERS,
+            Self::Payments => registry::PAYMENTS,
+        }
+    }
+
     /// The projection's name (its marker namespace).
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Catalog => "catalog",
-            Self::CartView => "cart_view",
-            Self::Customers => "customers",
-            Self::Orders => "orders",
-            Self::Payments => "payments",
-        }
+        self.spec().name
     }
 
     /// The stream categories the projection follows: the only streams whose tokens it can
     /// reach.
     pub fn categories(self) -> &'static [&'static str] {
-        match self {
-            Self::Catalog => &["product"],
-            Self::CartView => &["cart", "product"],
-            Self::Customers => &["customer"],
-            Self::Orders => &["order"],
-            Self::Payments => &["payment"],
-        }
+        self.spec().categories
     }
 
     fn in_redis(self) -> bool {
-        matches!(self, Self::Catalog | Self::CartView)
+        self.spec().store == Store::Redis
     }
 }
 

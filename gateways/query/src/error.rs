@@ -5,10 +5,11 @@ use std::time::Duration;
 use projections::read_models::ReadError;
 use tonic::{Code, Status, metadata::MetadataValue};
 
-/// The trailer naming why a call failed when the code alone is ambiguous (`UNAVAILABLE`).
-pub const REASON_METADATA: &str = "x-error-reason";
+/// The trailer naming why a call failed when the code alone is ambiguous (`UNAVAILABLE`); the
+/// HTTP gateway reads the same constant.
+pub use proto::contract::ERROR_REASON as REASON_METADATA;
 /// The reason of a consistency token the read model did not reach in time.
-pub const NOT_YET_CONSISTENT: &str = "not_yet_consistent";
+pub use proto::contract::NOT_YET_CONSISTENT;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]

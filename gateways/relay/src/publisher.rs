@@ -10,9 +10,10 @@ use rocketmq::{BrokerClient, EventTopics, GatewayError, OutgoingEvent, Producer}
 
 use crate::pump::Publisher;
 
-/// The categories of the bounded contexts; their topics are created when a relay becomes
-/// active. Any other category's topic is created when its first event comes.
-pub const KNOWN_CATEGORIES: [&str; 5] = ["customer", "product", "cart", "order", "payment"];
+/// The categories of the bounded contexts ([`aggregates::CATEGORIES`]); their topics are created
+/// when a relay becomes active. Any other category's topic is created when its first event
+/// comes.
+pub const KNOWN_CATEGORIES: [&str; aggregates::CATEGORIES.len()] = aggregates::CATEGORIES;
 
 /// Publishes to the category topics through one producer.
 pub struct RocketMqPublisher<'a> {

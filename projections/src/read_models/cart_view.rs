@@ -28,7 +28,7 @@ use event_store::RecordedEvent;
 use redis::aio::ConnectionLike;
 use serde::{Deserialize, Serialize};
 
-use super::{Hash, ReadError, decode, hset};
+use super::{Hash, ReadError, decode, hset, registry};
 use crate::{KeySpace, ProjectionError, RedisProjection, RedisWrite};
 
 /// The `cart_view` projection.
@@ -37,11 +37,11 @@ pub struct CartViewProjection;
 
 impl RedisProjection for CartViewProjection {
     fn name(&self) -> &'static str {
-        "cart_view"
+        registry::CART_VIEW.name
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["cart", "product"]
+        registry::CART_VIEW.categories
     }
 
     fn writes(

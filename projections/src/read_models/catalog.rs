@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use event_store::RecordedEvent;
 use redis::aio::ConnectionLike;
 
-use super::{Hash, ReadError, currency, decode, hset};
+use super::{Hash, ReadError, currency, decode, hset, registry};
 use crate::{KeySpace, ProjectionError, RedisProjection, RedisWrite};
 
 /// The `catalog` projection.
@@ -33,11 +33,11 @@ pub struct Catalog;
 
 impl RedisProjection for Catalog {
     fn name(&self) -> &'static str {
-        "catalog"
+        registry::CATALOG.name
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["product"]
+        registry::CATALOG.categories
     }
 
     fn writes(

@@ -21,7 +21,7 @@ use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{ReadError, currency, decode, int8};
+use super::{ReadError, currency, decode, int8, registry};
 use crate::{PostgresProjection, ProjectionError};
 
 /// The `customers` projection.
@@ -30,11 +30,11 @@ pub struct Customers;
 
 impl PostgresProjection for Customers {
     fn name(&self) -> &'static str {
-        "customers"
+        registry::CUSTOMERS.name
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["customer"]
+        registry::CUSTOMERS.categories
     }
 
     fn tables(&self) -> &'static [&'static str] {

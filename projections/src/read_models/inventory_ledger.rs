@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{ReadError, decode, int8, page_limit};
+use super::{ReadError, decode, int8, page_limit, registry};
 use crate::{PostgresProjection, ProjectionError};
 
 /// The `inventory_ledger` projection.
@@ -35,11 +35,11 @@ pub struct InventoryLedger;
 
 impl PostgresProjection for InventoryLedger {
     fn name(&self) -> &'static str {
-        "inventory_ledger"
+        registry::INVENTORY_LEDGER.name
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["product"]
+        registry::INVENTORY_LEDGER.categories
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -9,6 +9,8 @@
 //! | [`payments`] | PostgreSQL | payment | `rm_payments`, `rm_payment_refunds` |
 //! | [`inventory_ledger`] | PostgreSQL | product | `rm_inventory_ledger` |
 //!
+//! [`registry`] names them all, with their stores and categories, for the other processes.
+//!
 //! Each module documents its keys or tables and offers small async readers for the query
 //! services. Every model is a function of the events alone (see [`crate::projection`]): times
 //! come from the events' own `at` fields, orderings from global positions.
@@ -26,6 +28,7 @@ pub mod customers;
 pub mod inventory_ledger;
 pub mod orders;
 pub mod payments;
+pub mod registry;
 
 /// Every read model of the system, in start order.
 pub fn all() -> Vec<Projection> {

@@ -1,14 +1,14 @@
 //! Read model `orders` (PostgreSQL, category `order`): every order with its lines, status and
 //! the time of each transition.
 //!
-//! - `rm_orders`, primary key `order_id`: `customer_id`, `status` (`placed`, `stock_reserved`,
-//!   `paid`, `shipped`, `cancelled`, `refunded`), `total_minor` + `currency`, `line_count`,
-//!   `item_count`, `payment_id` / `paid_minor` (from `OrderPaid`), `refunded_minor` /
-//!   `refund_reason` / `refunded_after_shipping` (from `OrderRefunded`), `cancel_reason` /
-//!   `cancelled_with_stock_reserved` (from `OrderCancelled`), one timestamp per transition
-//!   (`placed_at`, `stock_reserved_at`, `paid_at`, `shipped_at`, `cancelled_at`, `refunded_at`,
-//!   each the event's `at`), `updated_at`, `placed_position` (global position of `OrderPlaced`)
-//!   and `stream_version`.
+//! - `rm_orders`, primary key `order_id`: `customer_id`, `status` (an [`OrderStatus::name`]),
+//!   `total_minor` + `currency`, `line_count`, `item_count`, `payment_id` / `paid_minor` (from
+//!   `OrderPaid`), `refunded_minor` / `refund_reason` / `refunded_after_shipping` (from
+//!   `OrderRefunded`), `cancel_reason` / `cancelled_with_stock_reserved` (from
+//!   `OrderCancelled`), one timestamp per transition, `<status>_at` (`placed_at`,
+//!   `stock_reserved_at`, `paid_at`, `shipped_at`, `cancelled_at`, `refunded_at`, each the
+//!   event's `at`), `updated_at`, `placed_position` (global position of `OrderPlaced`) and
+//!   `stream_version`.
 //!   Indexes `(customer_id, placed_position DESC)` and `(customer_id, status, placed_position
 //!   DESC)` serve [`list_for_customer`].
 //! - `rm_order_lines`, primary key `(order_id, line_no)`: the priced lines of `OrderPlaced` in
@@ -25,7 +25,7 @@ use event_store::RecordedEvent;
 use futures::future::BoxFuture;
 use sqlx::PgConnection;
 
-use super::{decode, int8};
+use super::{decode, int8, registry};
 use crate::{PostgresProjection, ProjectionError};
 
 mod read;
@@ -38,11 +38,11 @@ pub struct Orders;
 
 impl PostgresProjection for Orders {
     fn name(&self) -> &'static str {
-        "orders"
+        registry::ORDERS.name
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["order"]
+        registry::ORDERS.categories
     }
 
     fn tables(&self) -> &'static [&'static str] {
@@ -55,18 +55,6 @@ impl PostgresProjection for Orders {
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply(tx, event))
-    }
-}
-
-/// The stored name of a status.
-pub fn status_name(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Placed => "placed",
-        OrderStatus::StockReserved => "stock_reserved",
-        OrderStatus::Paid => "paid",
-        OrderStatus::Shipped => "shipped",
-        OrderStatus::Cancelled => "cancelled",
-        OrderStatus::Refunded => "refunded",
     }
 }
 
@@ -89,7 +77,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
                 "INSERT INTO rm_orders (order_id, customer_id, status, currency, total_minor, \
                      line_count, item_count, placed_at, updated_at, placed_position, \
                      stream_version) \
-                 VALUES ($1, $2, 'placed', $3, $4, $5, $6, $7, $7, $8, $9) \
+                 VALUES ($1, $2, $10, $3, $4, $5, $6, $7, $7, $8, $9) \
                  ON CONFLICT (order_id) DO NOTHING",
             )
             .bind(order_id.0)
@@ -101,6 +89,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             .bind(at)
             .bind(int8(event.position))
             .bind(version)
+            .bind(OrderStatus::Placed.name())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -125,12 +114,12 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             (order_id, rows)
         }
         OrderEvent::OrderStockReserved { order_id, at } => {
-            let sql = "status = 'stock_reserved', stock_reserved_at = $3";
-            (order_id, transition(tx, order_id, sql, at, version).await?)
+            let rows = transition(tx, order_id, OrderStatus::StockReserved, at, version).await?;
+            (order_id, rows)
         }
         OrderEvent::OrderShipped { order_id, at } => {
-            let sql = "status = 'shipped', shipped_at = $3";
-            (order_id, transition(tx, order_id, sql, at, version).await?)
+            let rows = transition(tx, order_id, OrderStatus::Shipped, at, version).await?;
+            (order_id, rows)
         }
         OrderEvent::OrderPaid {
             order_id,
@@ -139,7 +128,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             at,
         } => {
             let rows = sqlx::query(
-                "UPDATE rm_orders SET status = 'paid', paid_at = $3, updated_at = $3, \
+                "UPDATE rm_orders SET status = $7, paid_at = $3, updated_at = $3, \
                      stream_version = $4, payment_id = $5, paid_minor = $6 \
                  WHERE order_id = $1 AND currency = $2",
             )
@@ -149,6 +138,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             .bind(version)
             .bind(payment_id.0)
             .bind(amount.amount_minor())
+            .bind(OrderStatus::Paid.name())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -161,7 +151,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             at,
         } => {
             let rows = sqlx::query(
-                "UPDATE rm_orders SET status = 'cancelled', cancelled_at = $2, updated_at = $2, \
+                "UPDATE rm_orders SET status = $6, cancelled_at = $2, updated_at = $2, \
                      stream_version = $3, cancel_reason = $4, \
                      cancelled_with_stock_reserved = $5 \
                  WHERE order_id = $1",
@@ -171,6 +161,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             .bind(version)
             .bind(reason)
             .bind(stock_reserved)
+            .bind(OrderStatus::Cancelled.name())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -185,7 +176,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             at,
         } => {
             let rows = sqlx::query(
-                "UPDATE rm_orders SET status = 'refunded', refunded_at = $3, updated_at = $3, \
+                "UPDATE rm_orders SET status = $9, refunded_at = $3, updated_at = $3, \
                      stream_version = $4, payment_id = $5, refunded_minor = $6, \
                      refund_reason = $7, refunded_after_shipping = $8 \
                  WHERE order_id = $1 AND currency = $2",
@@ -198,6 +189,7 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             .bind(amount.amount_minor())
             .bind(reason)
             .bind(shipped)
+            .bind(OrderStatus::Refunded.name())
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -214,22 +206,26 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
     }
 }
 
-/// A transition that sets `assignments` (using `$3` for its time) and nothing else.
+/// A transition to `status` that sets nothing else but its time (column `<status>_at`, e.g.
+/// `shipped_at`) and the stream bookkeeping.
 async fn transition(
     tx: &mut PgConnection,
     order_id: OrderId,
-    assignments: &str,
+    status: OrderStatus,
     at: DateTime<Utc>,
     version: i64,
 ) -> Result<u64, sqlx::Error> {
+    // The column name comes from `OrderStatus::name`, never from input.
     let sql = format!(
-        "UPDATE rm_orders SET {assignments}, updated_at = $3, stream_version = $2 \
-         WHERE order_id = $1"
+        "UPDATE rm_orders SET status = $4, {}_at = $3, updated_at = $3, stream_version = $2 \
+         WHERE order_id = $1",
+        status.name()
     );
     Ok(sqlx::query(&sql)
         .bind(order_id.0)
         .bind(version)
         .bind(at)
+        .bind(status.name())
         .execute(tx)
         .await?
         .rows_affected())

@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{ReadError, currency, decode, int8, page_limit};
+use super::{ReadError, currency, decode, int8, page_limit, registry};
 use crate::{PostgresProjection, ProjectionError};
 
 /// The `payments` projection.
@@ -33,11 +33,11 @@ pub struct Payments;
 
 impl PostgresProjection for Payments {
     fn name(&self) -> &'static str {
-        "payments"
+        registry::PAYMENTS.name
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["payment"]
+        registry::PAYMENTS.categories
     }
 
     fn tables(&self) -> &'static [&'static str] {

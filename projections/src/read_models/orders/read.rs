@@ -5,19 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::status_name;
 use crate::read_models::{ReadError, currency, page_limit};
 
 fn parse_status(name: &str) -> Result<OrderStatus, ReadError> {
-    Ok(match name {
-        "placed" => OrderStatus::Placed,
-        "stock_reserved" => OrderStatus::StockReserved,
-        "paid" => OrderStatus::Paid,
-        "shipped" => OrderStatus::Shipped,
-        "cancelled" => OrderStatus::Cancelled,
-        "refunded" => OrderStatus::Refunded,
-        other => return Err(ReadError::Corrupt(format!("order status {other:?}"))),
-    })
+    OrderStatus::from_name(name).ok_or_else(|| ReadError::Corrupt(format!("order status {name:?}")))
 }
 
 /// One line of an order.
@@ -154,7 +145,7 @@ pub async fn list_for_customer(
     );
     let rows: Vec<OrderRow> = sqlx::query_as(&sql)
         .bind(customer_id.0)
-        .bind(status.map(status_name))
+        .bind(status.map(OrderStatus::name))
         .bind(after)
         .bind(limit)
         .fetch_all(pool)
