@@ -1,4 +1,5 @@
-//! Typed settings shared by every process of the system: the one configuration mechanism.
+//! Typed settings shared by every process of the system: the one configuration mechanism
+//! (`docs/settings.md`).
 //!
 //! Layers, later ones win:
 //! 1. defaults in code that work on a laptop (everything on 127.0.0.1);
