@@ -3,11 +3,18 @@
 //! The server comes from the same settings every process uses (`APP_DATABASE__URL`, default the
 //! local server). Each test gets its own database named `test_<uuid>`, so tests run in parallel
 //! without seeing each other's events; the database is dropped when the test ends.
+//!
+//! Beside it, [`wait_until`] and [`poll_until`]: waiting on a condition with a deadline, for this
+//! and every other crate's tests.
 
 use settings::{ExposeSecret, SecretString, Settings};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 use crate::{AllPosition, EventStore, MIGRATOR, RecordedEvent, connect_options, pool_options};
+
+mod wait;
+
+pub use wait::{POLL_INTERVAL, poll_until, wait_until};
 
 /// A migrated database of its own, and the settings pointing at it (`settings.database.url` names
 /// the test database, so a child process given that URL works on it too).

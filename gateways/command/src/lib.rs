@@ -24,6 +24,8 @@ pub mod handler;
 pub mod request;
 pub mod services;
 pub mod startup;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{AuthConfig, CommandConfig, DependencyConfig, ServiceKind};
 pub use error::AppError;

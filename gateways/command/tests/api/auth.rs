@@ -6,7 +6,9 @@ use command::{
     AuthConfig, ServiceKind,
     auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
 };
+use event_store::testing::poll_until;
 use proto::{customer::*, product::*};
+use tokio::time::Instant;
 use tonic::{Code, Request};
 use uuid::Uuid;
 
@@ -393,7 +395,7 @@ async fn a_cancel_cannot_reach_an_order_another_customer_placed_after_the_cancel
         async move { orders.place_order(request).await }
     });
     let pool = app.db.pool.clone();
-    let waiting: i64 = wait_for(Duration::from_secs(10), || async {
+    let waiting: i64 = poll_until(Instant::now() + Duration::from_secs(10), || async {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE datname = current_database() AND wait_event_type = 'Lock' \
@@ -419,7 +421,7 @@ async fn a_cancel_cannot_reach_an_order_another_customer_placed_after_the_cancel
     // A check done on arrival reads the order's stream now, before queueing; wait until such a
     // read has finished (or give up after a second: checked on the decided state, the cancel
     // reads nothing before it queues, and the outcome cannot depend on this wait).
-    let _ = wait_for(Duration::from_secs(1), || async {
+    let _ = poll_until(Instant::now() + Duration::from_secs(1), || async {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE datname = current_database() AND state = 'idle' AND query_start > $1 \
@@ -442,22 +444,4 @@ async fn a_cancel_cannot_reach_an_order_another_customer_placed_after_the_cancel
     assert!(status.message().contains("own account"), "{status:?}");
     let types = app.event_types(&format!("order-{order_id}")).await;
     assert_eq!(types, ["OrderPlaced"], "the owner's order stays placed");
-}
-
-/// Polls `probe` every 10 ms until it yields a value or `limit` passes.
-async fn wait_for<T, F, Fut>(limit: Duration, probe: F) -> Option<T>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return Some(value);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

@@ -18,9 +18,9 @@ use crate::{cart, helpers::*, order, payment, product::product_with_stock};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_checks_out_a_cart_through_all_five_services() {
     let app = spawn_cart().await;
-    let customers_server = start_server(ServiceKind::Customer, &app.db, |_| {}).await;
-    let orders_server = start_server(ServiceKind::Order, &app.db, |_| {}).await;
-    let payments_server = start_server(ServiceKind::Payment, &app.db, |_| {}).await;
+    let customers_server = Server::start(ServiceKind::Customer, &app.db, |_| {}).await;
+    let orders_server = Server::start(ServiceKind::Order, &app.db, |_| {}).await;
+    let payments_server = Server::start(ServiceKind::Payment, &app.db, |_| {}).await;
     let mut customers = CustomerCommandsClient::new(customers_server.channel.clone());
     let mut carts = app.carts();
     let mut orders = OrderCommandsClient::new(orders_server.channel.clone());

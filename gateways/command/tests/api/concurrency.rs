@@ -80,7 +80,7 @@ async fn writers_that_keep_losing_the_race_are_aborted_and_write_nothing() {
     let service = app.service();
     let mut replicas = Vec::new();
     for _ in 0..10 {
-        replicas.push(start_server(ServiceKind::Product, &app.db, |c| c.max_attempts = 1).await);
+        replicas.push(Server::start(ServiceKind::Product, &app.db, |c| c.max_attempts = 1).await);
     }
     let outcomes = join_all(replicas.iter().map(|replica| {
         let mut client = ProductCommandsClient::new(replica.channel.clone());

@@ -1,16 +1,18 @@
 //! `spawn_app`: starts the real server over a fresh database; more servers of other contexts
 //! over the same database (the cart beside its product service); tokens and request builders.
+//! The servers themselves, tokens and `eur` come from `command::testing` and `auth::testing`,
+//! which other crates' end-to-end tests share.
 
-use std::{net::SocketAddr, time::Duration};
-
+pub use auth::testing::authed;
+pub use command::testing::{Server, eur};
 use command::{
-    App, AuthConfig, CommandConfig, DependencyConfig, ServiceKind,
-    auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, ROLE_SERVICE, issue_token},
+    AuthConfig, CommandConfig, ServiceKind,
+    auth::{ROLE_ADMIN, ROLE_CUSTOMER, ROLE_SERVICE},
 };
 use event_store::{EventStore, RecordedEvent, StreamId, testing::TestDatabase};
 use proto::{
     cart::cart_commands_client::CartCommandsClient,
-    common::{CommandResult, Money},
+    common::CommandResult,
     customer::customer_commands_client::CustomerCommandsClient,
     order::order_commands_client::OrderCommandsClient,
     payment::payment_commands_client::PaymentCommandsClient,
@@ -18,8 +20,7 @@ use proto::{
         product_commands_client::ProductCommandsClient, product_stock_client::ProductStockClient,
     },
 };
-use tokio::{sync::oneshot, task::JoinHandle};
-use tonic::{Code, Request, Status, transport::Channel};
+use tonic::{Code, Status, transport::Channel};
 use uuid::Uuid;
 
 /// A running command service and what a test needs to talk to it.
@@ -36,81 +37,6 @@ pub struct TestApp {
     pub kind: ServiceKind,
 }
 
-/// One server of the test: its address and a client channel to it.
-pub struct Server {
-    pub address: SocketAddr,
-    pub channel: Channel,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), tonic::transport::Error>>,
-}
-
-impl Server {
-    /// `http://<address>`, as a dependency endpoint.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    /// Stops the server and waits until it no longer serves.
-    pub async fn stop(self) {
-        let Self {
-            channel,
-            stop,
-            task,
-            ..
-        } = self;
-        drop(channel);
-        stop.send(()).ok();
-        tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("the server stops within 10 s")
-            .expect("the server task does not panic")
-            .expect("the server shuts down cleanly");
-    }
-}
-
-/// The configuration of `service` over `db` on a free port, with the development secret.
-pub fn test_config(service: ServiceKind, db: &TestDatabase) -> CommandConfig {
-    CommandConfig {
-        service,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        settings: db.settings.clone(),
-        auth: AuthConfig::development(),
-        max_request_bytes: 64 * 1024,
-        max_attempts: 5,
-        dependencies: DependencyConfig::default(),
-    }
-}
-
-/// Starts `service` over `db` (configured by `adjust`) and connects a channel to it.
-pub async fn start_server(
-    service: ServiceKind,
-    db: &TestDatabase,
-    adjust: impl FnOnce(&mut CommandConfig),
-) -> Server {
-    let mut config = test_config(service, db);
-    adjust(&mut config);
-    let app = App::build_with_store(config, db.store())
-        .await
-        .expect("app builds");
-    let address = app.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(app.run_until(async {
-        stopped.await.ok();
-    }));
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("client connects");
-    Server {
-        address,
-        channel,
-        stop,
-        task,
-    }
-}
-
 /// Starts `service` on a free port over a new database.
 pub async fn spawn_app(service: ServiceKind) -> TestApp {
     spawn_app_with(service, |_| {}).await
@@ -122,7 +48,7 @@ pub async fn spawn_app_with(
     adjust: impl FnOnce(&mut CommandConfig),
 ) -> TestApp {
     let db = TestDatabase::create(10).await;
-    let server = start_server(service, &db, adjust).await;
+    let server = Server::start(service, &db, adjust).await;
     TestApp {
         store: db.store(),
         auth: AuthConfig::development(),
@@ -142,9 +68,9 @@ pub async fn spawn_cart() -> TestApp {
 /// As [`spawn_cart`], with the cart's configuration adjusted by `adjust` first.
 pub async fn spawn_cart_with(adjust: impl FnOnce(&mut CommandConfig)) -> TestApp {
     let db = TestDatabase::create(10).await;
-    let product = start_server(ServiceKind::Product, &db, |_| {}).await;
+    let product = Server::start(ServiceKind::Product, &db, |_| {}).await;
     let endpoint = product.url();
-    let server = start_server(ServiceKind::Cart, &db, |config| {
+    let server = Server::start(ServiceKind::Cart, &db, |config| {
         config.dependencies.product_endpoint = endpoint;
         adjust(config);
     })
@@ -178,7 +104,7 @@ impl TestApp {
         for _ in 0..more {
             let product = self.product.as_ref().map(Server::url);
             servers.push(
-                start_server(self.kind, &self.db, |config| {
+                Server::start(self.kind, &self.db, |config| {
                     if let Some(endpoint) = product {
                         config.dependencies.product_endpoint = endpoint;
                     }
@@ -224,10 +150,7 @@ impl TestApp {
     }
 
     pub fn token(&self, sub: &str, roles: &[&str]) -> String {
-        issue_token(
-            &self.auth,
-            &Claims::new(sub, roles, &self.auth.issuer, Duration::from_secs(300)),
-        )
+        auth::testing::token(sub, roles)
     }
 
     pub fn admin(&self) -> String {
@@ -260,25 +183,9 @@ impl TestApp {
     }
 }
 
-/// `message` with `authorization: Bearer <token>`.
-pub fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
-
 /// A fresh command id.
 pub fn cid() -> String {
     Uuid::new_v4().to_string()
-}
-
-pub fn eur(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "EUR".into(),
-    })
 }
 
 /// Asserts `result` failed with `code`, and returns the status.

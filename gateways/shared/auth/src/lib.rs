@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 use settings::ExposeSecret;
 use tonic::{Request, Status, metadata::MetadataMap, service::Interceptor};
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// Role of a customer acting on, or reading, their own account.
 pub const ROLE_CUSTOMER: &str = "customer";
 /// Role of an operator who may act on and read anything.
