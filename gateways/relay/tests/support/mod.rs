@@ -1,15 +1,15 @@
 //! Shared set-up of the relay tests: a fresh database, a topic prefix of the test's own, a
-//! consumer collecting everything the relay publishes, relay processes, and waiting on
-//! conditions with a deadline.
+//! consumer collecting everything the relay publishes, and relay processes. Waiting on a
+//! condition with a deadline is `event_store::testing::wait_until`, re-exported here.
 #![allow(dead_code)] // each test binary uses a different part
 
 use std::collections::{BTreeMap, HashSet};
-use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use event_store::testing::TestDatabase;
+pub use event_store::testing::wait_until;
 use event_store::{AllPosition, EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamId};
 use relay::KNOWN_CATEGORIES;
 use rocketmq::{
@@ -32,21 +32,6 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
-}
-
-/// Waits until `condition` holds, checking every 50 ms; panics with `what` at `deadline`.
-pub async fn wait_until<F, Fut>(deadline: Instant, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A test's world: its database, topic prefix and settings pointing at both.
