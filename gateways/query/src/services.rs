@@ -8,7 +8,7 @@
 
 use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
 
-use aggregates::{CustomerId, ProductId};
+use aggregates::{Aggregate, Cart, Customer, CustomerId, Order, Payment, Product, ProductId};
 use auth::{Caller, caller};
 use event_store::StreamId;
 use projections::{
@@ -85,11 +85,11 @@ impl QueryState {
             redis,
             redis_prefix,
             wait: limits.consistency_wait,
-            products: cache("product", limits, &metrics),
-            customers: cache("customer", limits, &metrics),
-            carts: cache("cart", limits, &metrics),
-            orders: cache("order", limits, &metrics),
-            payments: cache("payment", limits, &metrics),
+            products: cache(Product::CATEGORY, limits, &metrics),
+            customers: cache(Customer::CATEGORY, limits, &metrics),
+            carts: cache(Cart::CATEGORY, limits, &metrics),
+            orders: cache(Order::CATEGORY, limits, &metrics),
+            payments: cache(Payment::CATEGORY, limits, &metrics),
         }
     }
 

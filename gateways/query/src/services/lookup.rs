@@ -5,7 +5,7 @@
 
 use std::fmt::Display;
 
-use aggregates::{CustomerId, OrderId, PaymentId, ProductId};
+use aggregates::{Aggregate, CustomerId, OrderId, PaymentId, ProductId};
 use auth::{Caller, caller};
 use event_store::StreamId;
 use projections::read_models::{cart_view, catalog, customers, orders, payments};
@@ -87,7 +87,7 @@ impl Lookup for query::GetProductRequest {
     type Answer = query::Product;
     type Id = ProductId;
     const MODEL: ReadModel = ReadModel::Catalog;
-    const CATEGORY: &'static str = "product";
+    const CATEGORY: &'static str = aggregates::Product::CATEGORY;
 
     fn id(&self, _who: &Caller) -> Result<ProductId, QueryError> {
         parse_id("product_id", &self.product_id)
@@ -117,7 +117,7 @@ impl Lookup for query::GetCustomerRequest {
     type Answer = query::Customer;
     type Id = CustomerId;
     const MODEL: ReadModel = ReadModel::Customers;
-    const CATEGORY: &'static str = "customer";
+    const CATEGORY: &'static str = aggregates::Customer::CATEGORY;
 
     fn id(&self, who: &Caller) -> Result<CustomerId, QueryError> {
         own_customer(who, &self.customer_id)
@@ -145,7 +145,7 @@ impl Lookup for query::GetCartRequest {
     type Answer = query::Cart;
     type Id = CustomerId;
     const MODEL: ReadModel = ReadModel::CartView;
-    const CATEGORY: &'static str = "cart";
+    const CATEGORY: &'static str = aggregates::Cart::CATEGORY;
 
     fn id(&self, who: &Caller) -> Result<CustomerId, QueryError> {
         own_customer(who, &self.customer_id)
@@ -176,7 +176,7 @@ impl Lookup for query::GetOrderRequest {
     type Answer = query::Order;
     type Id = OrderId;
     const MODEL: ReadModel = ReadModel::Orders;
-    const CATEGORY: &'static str = "order";
+    const CATEGORY: &'static str = aggregates::Order::CATEGORY;
 
     fn id(&self, _who: &Caller) -> Result<OrderId, QueryError> {
         parse_id("order_id", &self.order_id)
@@ -208,7 +208,7 @@ impl Lookup for query::GetPaymentRequest {
     type Answer = query::Payment;
     type Id = PaymentId;
     const MODEL: ReadModel = ReadModel::Payments;
-    const CATEGORY: &'static str = "payment";
+    const CATEGORY: &'static str = aggregates::Payment::CATEGORY;
 
     fn id(&self, _who: &Caller) -> Result<PaymentId, QueryError> {
         parse_id("payment_id", &self.payment_id)
