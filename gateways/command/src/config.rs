@@ -4,6 +4,7 @@
 
 use std::{collections::HashMap, fmt, net::SocketAddr, str::FromStr, time::Duration};
 
+use aggregates::{Aggregate, Cart, Customer, Order, Payment, Product};
 pub use auth::AuthConfig;
 use settings::{Settings, SettingsError};
 
@@ -23,14 +24,23 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
-    /// The name used on the command line and in logs.
+    /// Every service, in port order.
+    pub const ALL: [Self; 5] = [
+        Self::Customer,
+        Self::Product,
+        Self::Cart,
+        Self::Order,
+        Self::Payment,
+    ];
+
+    /// The name used on the command line and in logs: the category of the streams it appends to.
     pub fn name(self) -> &'static str {
         match self {
-            Self::Customer => "customer",
-            Self::Product => "product",
-            Self::Cart => "cart",
-            Self::Order => "order",
-            Self::Payment => "payment",
+            Self::Customer => Customer::CATEGORY,
+            Self::Product => Product::CATEGORY,
+            Self::Cart => Cart::CATEGORY,
+            Self::Order => Order::CATEGORY,
+            Self::Payment => Payment::CATEGORY,
         }
     }
 
@@ -55,14 +65,10 @@ impl FromStr for ServiceKind {
     type Err = UnknownService;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name {
-            "customer" => Ok(Self::Customer),
-            "product" => Ok(Self::Product),
-            "cart" => Ok(Self::Cart),
-            "order" => Ok(Self::Order),
-            "payment" => Ok(Self::Payment),
-            other => Err(UnknownService(other.to_owned())),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|service| service.name() == name)
+            .ok_or_else(|| UnknownService(name.to_owned()))
     }
 }
 
