@@ -13,6 +13,7 @@ use std::sync::Arc;
 use event_store::testing::TestDatabase;
 use projections::{KeySpace, read_models};
 use settings::ExposeSecret;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use e2e_support::*;
@@ -28,7 +29,7 @@ async fn a_command_shows_up_in_the_redis_and_postgres_read_models() {
         &["run"],
         &settings,
     );
-    wait_for(CONVERGE, "the worker's start-up", || {
+    wait_until(Instant::now() + CONVERGE, "the worker's start-up", || {
         worker_ready(&db, &settings)
     })
     .await;
@@ -46,12 +47,16 @@ async fn a_command_shows_up_in_the_redis_and_postgres_read_models() {
         &settings.projections.redis_prefix,
     )
     .await;
-    wait_for(CONVERGE, "the customer's balance", || async {
-        read_models::customers::get(&db.pool, aggregates::CustomerId(customer))
-            .await
-            .unwrap()
-            .is_some_and(|view| view.balance.amount_minor() == 200)
-    })
+    wait_until(
+        Instant::now() + CONVERGE,
+        "the customer's balance",
+        || async {
+            read_models::customers::get(&db.pool, aggregates::CustomerId(customer))
+                .await
+                .unwrap()
+                .is_some_and(|view| view.balance.amount_minor() == 200)
+        },
+    )
     .await;
     let redis = redis::Client::open(settings.redis.url.expose_secret())
         .unwrap()
@@ -60,18 +65,22 @@ async fn a_command_shows_up_in_the_redis_and_postgres_read_models() {
         .unwrap();
     let catalog_keys = KeySpace::new(&settings.projections.redis_prefix, "catalog");
     let cart_keys = KeySpace::new(&settings.projections.redis_prefix, "cart_view");
-    wait_for(CONVERGE, "the product in the catalog", || {
-        let mut redis = redis.clone();
-        let keys = catalog_keys.clone();
-        async move {
-            read_models::catalog::get_product(&mut redis, &keys, aggregates::ProductId(product))
-                .await
-                .unwrap()
-                .is_some_and(|view| view.skus.len() == 1)
-        }
-    })
+    wait_until(
+        Instant::now() + CONVERGE,
+        "the product in the catalog",
+        || {
+            let mut redis = redis.clone();
+            let keys = catalog_keys.clone();
+            async move {
+                read_models::catalog::get_product(&mut redis, &keys, aggregates::ProductId(product))
+                    .await
+                    .unwrap()
+                    .is_some_and(|view| view.skus.len() == 1)
+            }
+        },
+    )
     .await;
-    wait_for(CONVERGE, "the cart line", || {
+    wait_until(Instant::now() + CONVERGE, "the cart line", || {
         let mut redis = redis.clone();
         let keys = cart_keys.clone();
         async move {
@@ -83,9 +92,11 @@ async fn a_command_shows_up_in_the_redis_and_postgres_read_models() {
         }
     })
     .await;
-    wait_for(CONVERGE, "every read model to reach the log's end", || {
-        caught_up(&runtime, &db, &settings)
-    })
+    wait_until(
+        Instant::now() + CONVERGE,
+        "every read model to reach the log's end",
+        || caught_up(&runtime, &db, &settings),
+    )
     .await;
     kill_hard(worker);
     kill_hard(relay);
@@ -107,7 +118,7 @@ async fn a_worker_and_the_relay_killed_mid_stream_converge_to_a_fresh_rebuild() 
     let (product, sku) = services.product_with_stock("Wool socks", 900, 500).await;
     let relay = spawn_worker(&relay_binary, &[], &settings);
     let worker = spawn_worker(worker_binary, &["run"], &settings);
-    wait_for(CONVERGE, "the worker's start-up", || {
+    wait_until(Instant::now() + CONVERGE, "the worker's start-up", || {
         worker_ready(&db, &settings)
     })
     .await;
@@ -117,9 +128,11 @@ async fn a_worker_and_the_relay_killed_mid_stream_converge_to_a_fresh_rebuild() 
         services.register_with_deposits(*customer, 5).await;
         services.add_to_cart(*customer, product, sku, 1).await;
     }
-    wait_for(CONVERGE, "live traffic to reach the read model", || {
-        customer_visible(&db, customers[7])
-    })
+    wait_until(
+        Instant::now() + CONVERGE,
+        "live traffic to reach the read model",
+        || customer_visible(&db, customers[7]),
+    )
     .await;
 
     // More traffic; kill both workers in the middle of it.
@@ -133,9 +146,11 @@ async fn a_worker_and_the_relay_killed_mid_stream_converge_to_a_fresh_rebuild() 
             }
         })
     };
-    wait_for(CONVERGE, "the worker to be mid-stream", || {
-        customer_visible(&db, customers[8])
-    })
+    wait_until(
+        Instant::now() + CONVERGE,
+        "the worker to be mid-stream",
+        || customer_visible(&db, customers[8]),
+    )
     .await;
     kill_hard(worker);
     kill_hard(relay);
@@ -156,9 +171,11 @@ async fn a_worker_and_the_relay_killed_mid_stream_converge_to_a_fresh_rebuild() 
         &settings.projections.redis_prefix,
     )
     .await;
-    wait_for(CONVERGE, "the restarted worker to catch up", || {
-        caught_up(&live, &db, &settings)
-    })
+    wait_until(
+        Instant::now() + CONVERGE,
+        "the restarted worker to catch up",
+        || caught_up(&live, &db, &settings),
+    )
     .await;
 
     // A fresh rebuild from the same log into another database and another key prefix.

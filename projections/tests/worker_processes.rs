@@ -140,7 +140,7 @@ impl World {
 
     /// Waits until every model caught up with the log, then compares each with a fresh rebuild.
     async fn converges(&self, what: &str) {
-        wait_for(CONVERGE, what, || {
+        wait_until(tokio::time::Instant::now() + CONVERGE, what, || {
             caught_up(&self.live, &self.db, &self.settings)
         })
         .await;
@@ -184,9 +184,11 @@ async fn two_workers_starting_together_on_a_fresh_redis_under_traffic_equal_a_re
         // rebuild or consumers at a different point.
         tokio::time::sleep(Duration::from_millis(60 * round as u64)).await;
         let second = world.worker();
-        wait_for(CONVERGE, "both workers to start", || {
-            worker_ready(&world.db, &world.settings)
-        })
+        wait_until(
+            tokio::time::Instant::now() + CONVERGE,
+            "both workers to start",
+            || worker_ready(&world.db, &world.settings),
+        )
         .await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         stop.store(true, Ordering::SeqCst);

@@ -8,16 +8,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use auth::testing::{authed, token};
 use command::{
-    App, AuthConfig, CommandConfig, DependencyConfig, ServiceKind,
-    auth::{Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token},
+    ServiceKind,
+    auth::{ROLE_ADMIN, ROLE_CUSTOMER},
+    testing::{Server, eur},
 };
 use event_store::testing::TestDatabase;
+pub use event_store::testing::wait_until;
 use projections::runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy};
 use projections::{KeySpace, Projection, read_models};
 use proto::{
     cart::{AddItemRequest, ChangeQuantityRequest, cart_commands_client::CartCommandsClient},
-    common::Money,
     customer::{
         DepositBalanceRequest, RegisterRequest, customer_commands_client::CustomerCommandsClient,
     },
@@ -28,7 +30,6 @@ use proto::{
 };
 use server::Registry;
 use settings::{ExposeSecret, Settings};
-use tokio::sync::oneshot;
 use tonic::{Request, transport::Channel};
 use uuid::Uuid;
 
@@ -149,71 +150,42 @@ pub fn kill_hard(worker: Worker) {
     drop(worker);
 }
 
-/// The command services of one test, over its database.
+/// The command services of one test, over its database; stopped when dropped.
 pub struct Services {
     pub channels: BTreeMap<&'static str, Channel>,
-    stops: Vec<oneshot::Sender<()>>,
-    auth: AuthConfig,
+    _servers: Vec<Server>,
 }
 
 impl Services {
     pub async fn start(db: &TestDatabase) -> Self {
         let mut channels = BTreeMap::new();
-        let mut stops = Vec::new();
+        let mut servers = Vec::new();
         let mut product_endpoint = String::new();
         for (name, kind) in [
             ("product", ServiceKind::Product),
             ("customer", ServiceKind::Customer),
             ("cart", ServiceKind::Cart),
         ] {
-            let config = CommandConfig {
-                service: kind,
-                listen: "127.0.0.1:0".parse().unwrap(),
-                settings: db.settings.clone(),
-                auth: AuthConfig::development(),
-                max_request_bytes: 64 * 1024,
-                max_attempts: 5,
-                dependencies: DependencyConfig {
-                    product_endpoint: product_endpoint.clone(),
-                    ..DependencyConfig::default()
-                },
-            };
-            let app = App::build_with_store(config, db.store()).await.unwrap();
-            let address = app.local_addr();
+            let endpoint = product_endpoint.clone();
+            let server = Server::start(kind, db, |config| {
+                config.dependencies.product_endpoint = endpoint;
+            })
+            .await;
             if name == "product" {
-                product_endpoint = format!("http://{address}");
+                product_endpoint = server.url();
             }
-            let (stop, stopped) = oneshot::channel::<()>();
-            tokio::spawn(app.run_until(async {
-                stopped.await.ok();
-            }));
-            let channel = Channel::from_shared(format!("http://{address}"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            channels.insert(name, channel);
-            stops.push(stop);
+            channels.insert(name, server.channel.clone());
+            servers.push(server);
         }
         Self {
             channels,
-            stops,
-            auth: AuthConfig::development(),
+            _servers: servers,
         }
     }
 
-    pub fn token(&self, sub: &str, role: &str) -> String {
-        issue_token(
-            &self.auth,
-            &Claims::new(sub, &[role], &self.auth.issuer, Duration::from_secs(600)),
-        )
-    }
-
+    /// `message` with a token for `sub` in `role`.
     pub fn authed<T>(&self, message: T, sub: &str, role: &str) -> Request<T> {
-        let mut request = Request::new(message);
-        let value = format!("Bearer {}", self.token(sub, role)).parse().unwrap();
-        request.metadata_mut().insert("authorization", value);
-        request
+        authed(message, &token(sub, &[role]))
     }
 
     pub async fn register_with_deposits(&self, customer: Uuid, deposits: usize) {
@@ -343,21 +315,6 @@ impl Services {
     }
 }
 
-impl Drop for Services {
-    fn drop(&mut self) {
-        for stop in self.stops.drain(..) {
-            stop.send(()).ok();
-        }
-    }
-}
-
-pub fn eur(amount_minor: i64) -> Option<Money> {
-    Some(Money {
-        amount_minor,
-        currency: "EUR".into(),
-    })
-}
-
 /// A runtime over `pool` (read models) fed from `db`'s log, with Redis keys under `prefix`.
 pub async fn runtime_over(
     db: &TestDatabase,
@@ -376,19 +333,6 @@ pub async fn runtime_over(
         RetryPolicy::from_settings(&settings.projections),
         metrics,
     ))
-}
-
-/// Waits until `check` holds, polling; panics with `what` after `deadline`.
-pub async fn wait_for<F, Fut>(deadline: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Whether a worker on `settings` finished its start-up rebuilds (every PostgreSQL read model has
@@ -526,7 +470,8 @@ impl PrivateRedis {
             child,
             url: format!("redis://127.0.0.1:{port}"),
         };
-        wait_for(Duration::from_secs(20), "the private Redis", || async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        wait_until(deadline, "the private Redis answers", || async {
             match redis::Client::open(redis.url.as_str()) {
                 Ok(client) => client.get_multiplexed_async_connection().await.is_ok(),
                 Err(_) => false,
