@@ -1,10 +1,9 @@
 //! `commerce-command <customer|product|cart|order|payment> [--listen ADDR]`: one bounded
 //! context's gRPC command service. Configuration: see `command::config`.
 
-use std::net::SocketAddr;
-
-use anyhow::{Context, bail};
+use anyhow::Context;
 use command::{App, CommandConfig, ServiceKind};
+use server::cli::{self, Invocation};
 
 const USAGE: &str = "usage: commerce-command <customer|product|cart|order|payment> [--listen ADDR]";
 
@@ -14,20 +13,13 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let service: ServiceKind = args.next().context(USAGE)?.parse().context(USAGE)?;
     let mut config = CommandConfig::load(service)?;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => {
-                let address = args.next().context(USAGE)?;
-                config.listen = address
-                    .parse::<SocketAddr>()
-                    .with_context(|| format!("invalid --listen address {address:?}"))?;
-            }
-            other => bail!("unexpected argument {other:?}\n{USAGE}"),
+    match cli::parse(args, USAGE)? {
+        Invocation::Help => println!("{USAGE}"),
+        Invocation::Serve { listen } => {
+            config.listen = listen.unwrap_or(config.listen);
+            cli::warn_if_development_secret(&config.auth);
+            App::build(config).await?.run_until_stopped().await?;
         }
     }
-    if config.auth.uses_development_secret() {
-        tracing::warn!("using the built-in development JWT secret: set APP_AUTH__JWT_SECRET");
-    }
-    App::build(config).await?.run_until_stopped().await?;
     Ok(())
 }

@@ -1,10 +1,8 @@
 //! `commerce-query [--listen ADDR]`: the gRPC query services. Configuration: see
 //! `query::config`.
 
-use std::net::SocketAddr;
-
-use anyhow::{Context, bail};
 use query::{App, QueryConfig};
+use server::cli::{self, Invocation};
 
 const USAGE: &str = "usage: commerce-query [--listen ADDR]";
 
@@ -12,21 +10,13 @@ const USAGE: &str = "usage: commerce-query [--listen ADDR]";
 async fn main() -> anyhow::Result<()> {
     server::telemetry::init();
     let mut config = QueryConfig::load()?;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => {
-                let address = args.next().context(USAGE)?;
-                config.listen = address
-                    .parse::<SocketAddr>()
-                    .with_context(|| format!("invalid --listen address {address:?}"))?;
-            }
-            other => bail!("unexpected argument {other:?}\n{USAGE}"),
+    match cli::parse(std::env::args().skip(1), USAGE)? {
+        Invocation::Help => println!("{USAGE}"),
+        Invocation::Serve { listen } => {
+            config.listen = listen.unwrap_or(config.listen);
+            cli::warn_if_development_secret(&config.auth);
+            App::build(config).await?.run_until_stopped().await?;
         }
     }
-    if config.auth.uses_development_secret() {
-        tracing::warn!("using the built-in development JWT secret: set APP_AUTH__JWT_SECRET");
-    }
-    App::build(config).await?.run_until_stopped().await?;
     Ok(())
 }

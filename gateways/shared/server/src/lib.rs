@@ -1,6 +1,7 @@
 //! The server plumbing every process of the shop shares, written once: the command and query
 //! services, the HTTP gateway, the relay and the projection workers all start the same way.
 //!
+//! - [`cli::parse`]: `[--listen ADDR] [-h|--help]`, the command line every server takes;
 //! - [`telemetry::init`]: `tracing` to stdout, filtered by `RUST_LOG`, first thing in `main`;
 //! - [`shutdown::signal`]: completes on SIGINT or SIGTERM, the end of `run_until_stopped`;
 //! - [`listener::bind`]: the process's listen address, with the real port when asked for port 0;
@@ -10,6 +11,7 @@
 //! - [`MetricsServer`]: `GET /metrics` (Prometheus text) and `GET /healthz` over HTTP.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod error;
 pub mod grpc;
 pub mod listener;
