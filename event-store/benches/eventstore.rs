@@ -134,7 +134,7 @@ async fn trial(store: &EventStore, side: Side, writers: usize, batch_size: usize
                             store.append(&stream, expected, &events).await.unwrap();
                         }
                         Side::Raw => {
-                            raw_append(store.pool(), &stream, version as i64, &events).await
+                            raw_append(store.pool(), &stream, version as i64, &events).await;
                         }
                     }
                     version += batch_size as u64;
@@ -154,7 +154,7 @@ async fn trial(store: &EventStore, side: Side, writers: usize, batch_size: usize
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 

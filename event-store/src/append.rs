@@ -168,7 +168,7 @@ impl EventStore {
             // appenders of one stream queue up instead of starving each other, and look the
             // event ids up to tell a retried append from a conflict.
             let outcome = if attempt == 1 {
-                self.append_statement(APPEND_FAST_SQL, stream, kind, exact, &columns)
+                Self::append_statement(APPEND_FAST_SQL, stream, kind, exact, &columns)
                     .fetch_one(self.pool())
                     .await
             } else {
@@ -189,7 +189,8 @@ impl EventStore {
                     return Ok(result);
                 }
                 Outcome::Replayed(result) => return Ok(result),
-                Outcome::Unsure => continue,
+                // The loop goes round: the next attempt runs the full statement.
+                Outcome::Unsure => {}
             }
         }
         Err(StoreError::Contention {
@@ -199,7 +200,6 @@ impl EventStore {
     }
 
     fn append_statement<'q>(
-        &self,
         sql: &'static str,
         stream: &'q StreamId,
         kind: i32,
@@ -233,8 +233,7 @@ impl EventStore {
             .bind(stream.as_str())
             .execute(&mut *tx)
             .await?;
-        let row = self
-            .append_statement(APPEND_SQL, stream, kind, exact, columns)
+        let row = Self::append_statement(APPEND_SQL, stream, kind, exact, columns)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -11,8 +11,11 @@ pub enum StoreError {
     /// retry with the new version, or report a conflict to the caller.
     #[error("wrong expected version on stream {stream}: expected {expected}, actual {actual}")]
     WrongExpectedVersion {
+        /// The stream appended to.
         stream: String,
+        /// What the caller said the version would be.
         expected: ExpectedVersion,
+        /// What it was when the append ran.
         actual: CurrentVersion,
     },
     /// The stream id is malformed. Reject the request as invalid.
@@ -23,19 +26,29 @@ pub enum StoreError {
     EmptyBatch,
     /// More events in one append than the store accepts. Split the batch.
     #[error("batch of {count} events is over the limit of {limit}")]
-    BatchTooLarge { count: usize, limit: usize },
+    BatchTooLarge {
+        /// Events in the rejected append.
+        count: usize,
+        /// Most events one append may carry.
+        limit: usize,
+    },
     /// One event's data plus metadata is over the configured size limit. Reject the request.
     #[error("event {event_id} is {size} bytes, over the limit of {limit} bytes")]
     EventTooLarge {
+        /// The oversized event.
         event_id: Uuid,
+        /// Its data plus metadata, in bytes.
         size: usize,
+        /// The configured limit, in bytes.
         limit: usize,
     },
     /// An event is malformed (data not a JSON object, empty type, bad schema version, a string
     /// PostgreSQL cannot store). Reject the request as invalid.
     #[error("event {event_id} is invalid: {reason}")]
     InvalidEvent {
+        /// The malformed event.
         event_id: Uuid,
+        /// What is wrong with it, for the caller's error message.
         reason: &'static str,
     },
     /// The same event id appears twice in one batch. Reject the request as invalid.
@@ -44,19 +57,35 @@ pub enum StoreError {
     /// Some, but not all, of the batch's event ids were already written: this is not a retry of
     /// an earlier append. A client bug; reject it and do not retry.
     #[error("{written} of {total} event ids in the batch were already written by another append")]
-    PartiallyWritten { written: usize, total: usize },
+    PartiallyWritten {
+        /// Event ids of the batch already in the log.
+        written: usize,
+        /// Event ids in the batch.
+        total: usize,
+    },
     /// All event ids were already written, but to another stream, in another order, over several
     /// appends or as a part of a larger append: not a retry of the same append. A client bug; reject it and do not retry.
     #[error("event ids were already written to stream {stream} in a different arrangement")]
-    IdempotencyMismatch { stream: String },
+    IdempotencyMismatch {
+        /// The stream the rejected append targeted.
+        stream: String,
+    },
     /// All event ids were already written, as one whole append, but by a request with another
     /// command fingerprint: the command id was reused for a different request. A client bug;
     /// reject it and do not retry.
     #[error("event ids were already written to stream {stream} by a different request")]
-    FingerprintMismatch { stream: String },
+    FingerprintMismatch {
+        /// The stream the rejected append targeted.
+        stream: String,
+    },
     /// Too many concurrent appends raced for the same stream with `Any`. Retry later.
     #[error("append to stream {stream} lost {attempts} races in a row")]
-    Contention { stream: String, attempts: u32 },
+    Contention {
+        /// The contended stream.
+        stream: String,
+        /// Races lost before giving up.
+        attempts: u32,
+    },
     /// The database failed or is unreachable. Retry with backoff; report unavailability.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -13,13 +13,16 @@ use crate::{AllPosition, StreamId};
 /// `causation_id` is the id of the command or event that directly caused this one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventMetadata {
+    /// The user action this event is part of; shared by every event and command it caused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<Uuid>,
+    /// The command or event that directly caused this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<Uuid>,
     /// The authenticated caller (a customer id, `admin:<name>`, or a service name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The command that appended the event; a retried command is recognised by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_id: Option<Uuid>,
     /// A hash of the canonical request of the command that appended the event (see
@@ -39,6 +42,7 @@ pub struct EventMetadata {
 /// returns the original result, which is what makes retries safe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
+    /// Chosen by the caller; the idempotency key of the append.
     pub event_id: Uuid,
     /// Past-tense name, e.g. `StockReserved`.
     pub event_type: String,
@@ -46,6 +50,7 @@ pub struct NewEvent {
     pub schema_version: i32,
     /// The payload; must be a JSON object.
     pub data: Value,
+    /// Why and by whom the event was appended.
     pub metadata: EventMetadata,
 }
 
@@ -61,16 +66,20 @@ impl NewEvent {
         }
     }
 
+    /// Replaces the random id with a deterministic one, so a retried command appends the same
+    /// ids and the store recognises the retry.
     pub fn with_id(mut self, event_id: Uuid) -> Self {
         self.event_id = event_id;
         self
     }
 
+    /// Attaches who and what caused the event.
     pub fn with_metadata(mut self, metadata: EventMetadata) -> Self {
         self.metadata = metadata;
         self
     }
 
+    /// Declares a payload shape newer than 1, for readers to upcast from.
     pub fn with_schema_version(mut self, schema_version: i32) -> Self {
         self.schema_version = schema_version;
         self
@@ -85,14 +94,21 @@ pub struct RecordedEvent {
     pub position: u64,
     /// Transaction that appended it (see [`AllPosition`]).
     pub tx_id: u64,
+    /// The stream it belongs to.
     pub stream_id: StreamId,
     /// Version within its stream, from 0.
     pub version: u64,
+    /// The id the writer chose (see [`NewEvent::event_id`]).
     pub event_id: Uuid,
+    /// Past-tense name, e.g. `StockReserved`.
     pub event_type: String,
+    /// Version of the payload's shape, from 1.
     pub schema_version: i32,
+    /// The payload, a JSON object.
     pub data: Value,
+    /// Why and by whom it was appended.
     pub metadata: EventMetadata,
+    /// When the append's transaction wrote it (database clock).
     pub recorded_at: DateTime<Utc>,
 }
 

@@ -12,13 +12,16 @@ use crate::{
 /// Which way to page through a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
+    /// Oldest first, from a version upwards.
     Forward,
+    /// Newest first, from a version downwards.
     Backward,
 }
 
 /// A page of `$all`.
 #[derive(Debug, Clone)]
 pub struct AllSlice {
+    /// The page's events, in `$all` order.
     pub events: Vec<RecordedEvent>,
     /// Where the next read continues: the last event's position, or `from` if there was none.
     pub next: AllPosition,

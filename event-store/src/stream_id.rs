@@ -20,7 +20,9 @@ pub struct StreamId {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid stream id {value:?}: {reason}")]
 pub struct InvalidStreamId {
+    /// The rejected input, cut to 80 characters so a huge input does not flood logs.
     pub value: String,
+    /// What rule it breaks.
     pub reason: &'static str,
 }
 
@@ -61,6 +63,7 @@ impl StreamId {
         Self::parse(format!("{category}-{id}"))
     }
 
+    /// The whole id, `<category>-<id>`, as stored.
     pub fn as_str(&self) -> &str {
         &self.value
     }

@@ -207,9 +207,9 @@ async fn tail(
         // leaving. While held back, the blocking transaction's own commit notifies us; if it
         // rolls back, the fallback poll moves on.
         tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(fallback) => {}
-            _ = events.closed() => return,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(fallback) => {}
+            () = events.closed() => return,
         }
     }
 }

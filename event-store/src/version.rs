@@ -30,7 +30,9 @@ impl fmt::Display for ExpectedVersion {
 /// A stream's actual version: the version of its last event, or no stream at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CurrentVersion {
+    /// The stream has no events.
     NoStream,
+    /// The stream's last event has this version.
     At(u64),
 }
 
