@@ -7,6 +7,7 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use auth::AuthConfig;
 use settings::{Settings, SettingsError};
 
+/// Everything `App::build` needs.
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
     /// gRPC address; port 0 picks a free port (tests).

@@ -98,7 +98,7 @@ impl QueryState {
     }
 
     /// Waits for the request's token, if any, on `model`.
-    async fn reach(&self, model: ReadModel, token: &Option<Token>) -> Result<(), QueryError> {
+    async fn reach(&self, model: ReadModel, token: Option<&Token>) -> Result<(), QueryError> {
         match token {
             Some(token) => self.markers.wait(model, token, self.wait).await,
             None => Ok(()),
@@ -121,7 +121,7 @@ impl QueryState {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<(V, Option<u64>)>, QueryError>>,
     {
-        self.reach(model, &token).await?;
+        self.reach(model, token.as_ref()).await?;
         // A token of another stream (a product's, for a cart) says nothing about the entry's
         // own version: read the model afresh.
         let min_version = match &token {
@@ -237,7 +237,7 @@ impl CatalogQueries for QueryServices {
         let filter = Some(request.title_prefix.as_str()).filter(|prefix| !prefix.is_empty());
         let token = Token::from_request(request.consistency.as_ref())?;
         let state = &self.state;
-        state.reach(ReadModel::Catalog, &token).await?;
+        state.reach(ReadModel::Catalog, token.as_ref()).await?;
         let page = catalog::list_products(
             &mut state.redis.clone(),
             &state.keys(ReadModel::Catalog),
@@ -302,7 +302,7 @@ impl OrderQueries for QueryServices {
             })?),
         };
         let token = Token::from_request(request.consistency.as_ref())?;
-        self.state.reach(ReadModel::Orders, &token).await?;
+        self.state.reach(ReadModel::Orders, token.as_ref()).await?;
         let page = orders::list_for_customer(&self.state.pool, customer_id, status, after, limit)
             .await
             .map_err(QueryError::from)?;
@@ -332,7 +332,9 @@ impl PaymentQueries for QueryServices {
         let limit = page_size(request.limit)?;
         let after: Option<i64> = cursor(&request.cursor)?;
         let token = Token::from_request(request.consistency.as_ref())?;
-        self.state.reach(ReadModel::Payments, &token).await?;
+        self.state
+            .reach(ReadModel::Payments, token.as_ref())
+            .await?;
         let page = payments::list_for_customer(&self.state.pool, customer_id, after, limit)
             .await
             .map_err(QueryError::from)?;

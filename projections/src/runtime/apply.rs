@@ -58,7 +58,10 @@ use crate::{PostgresProjection, Projection, RedisProjection};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
     /// The event (after `filled` earlier versions read from the log) changed the read model.
-    Applied { filled: usize },
+    Applied {
+        /// Earlier versions of the stream read from the log and applied first.
+        filled: usize,
+    },
     /// The stream's marker was already at or past the event: nothing changed.
     Duplicate,
 }

@@ -24,19 +24,30 @@ pub enum RuntimeError {
     /// would change the model twice. Nothing of the batch was written. A bug in the read model:
     /// parked; fix it to write values computed from the event, then re-drive.
     #[error("{projection} asked for {command}, not an absolute write: nothing written")]
-    NotAbsoluteWrite { projection: String, command: String },
+    NotAbsoluteWrite {
+        /// The read model at fault.
+        projection: String,
+        /// The Redis command it asked for.
+        command: String,
+    },
     /// A gap could not be filled: the log lacks a version before the event being applied. A bug
     /// or a foreign database: parked.
     #[error("the log has no version {missing} of {stream} (needed before version {version})")]
     MissingFromLog {
+        /// The stream with the hole.
         stream: String,
+        /// The version the log lacks.
         missing: u64,
+        /// The version being applied.
         version: u64,
     },
     /// A rebuild waited too long for an open transaction (transaction id `watermark`, anywhere
     /// on the server) that holds `$all` back. Find and end it, then rebuild again.
     #[error("the log is held back by transaction {watermark}; rebuild again later")]
-    HeldBack { watermark: u64 },
+    HeldBack {
+        /// Id of the oldest transaction still open.
+        watermark: u64,
+    },
     /// The broker could not be reached or refused a set-up step. Retry at start-up.
     #[error("rocketmq: {0}")]
     Broker(#[from] rocketmq::GatewayError),
@@ -46,7 +57,12 @@ pub enum RuntimeError {
     /// The operator named a parked event that does not exist (or belongs to another
     /// projection). Check the id (`parked list`).
     #[error("no parked event #{id} of {projection}")]
-    NotParked { projection: String, id: i64 },
+    NotParked {
+        /// The projection named.
+        projection: String,
+        /// The parked-event id named.
+        id: i64,
+    },
     /// The operator asked to skip a parked event while an earlier one of its stream is still
     /// parked: skipping it would let the stream overtake that one. Deal with `oldest` first
     /// (re-drive the stream, or skip it).
@@ -54,27 +70,39 @@ pub enum RuntimeError {
         "parked event #{id} is not the oldest of {stream}: re-drive the stream or skip #{oldest} first"
     )]
     NotOldestParked {
+        /// The parked event the operator asked to skip.
         id: i64,
+        /// Its stream.
         stream: String,
+        /// The earlier parked event of that stream.
         oldest: i64,
     },
     /// A parked event could not be re-driven; it stays parked with this error (and the stream
     /// stays stopped).
     #[error("re-drive of {stream} stopped at version {version:?}: {error}")]
     RedriveFailed {
+        /// The stream being re-driven.
         stream: String,
+        /// The version that failed, if it got as far as one.
         version: Option<u64>,
+        /// The failure, as text (it is stored with the parked event).
         error: String,
     },
     /// A rebuild holds (or waits for) the model's lease: batches of it wait until it is done
     /// (transient: the queue waits, nothing is parked).
     #[error("{projection} is being rebuilt; waiting for its lease")]
-    LeaseBusy { projection: String },
+    LeaseBusy {
+        /// The read model being rebuilt.
+        projection: String,
+    },
     /// A Redis read model lost its data (its epoch key is gone: a restart without persistence, a
     /// flush, a failover to an empty replica): nothing was written. The runtime rebuilds the
     /// model from the log and applies the batch again; never parked.
     #[error("{projection} lost its data in Redis (no epoch): rebuilding it")]
-    ReadModelLost { projection: String },
+    ReadModelLost {
+        /// The read model whose data is gone.
+        projection: String,
+    },
     /// The metrics endpoint could not listen.
     #[error("metrics endpoint: {0}")]
     Metrics(#[source] std::io::Error),

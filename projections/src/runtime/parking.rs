@@ -57,6 +57,7 @@ pub struct ParkedEvent {
     pub error: String,
     /// Tries before it was parked (0: parked behind an earlier event), plus failed re-drives.
     pub attempts: i32,
+    /// When it was parked.
     pub parked_at: DateTime<Utc>,
     /// The event as JSON (see the migration for undecodable messages).
     pub event: serde_json::Value,

@@ -158,7 +158,7 @@ pub fn percentile(xs: &[Duration], p: f64) -> Duration {
 }
 
 pub fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(|a, b| a.total_cmp(b));
+    xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 

@@ -60,14 +60,14 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 #[tokio::main]
 async fn main() {
     let duration = Duration::from_secs_f64(env_or("BENCH_TRIAL_SECS", 3.0));
-    let levels: Vec<usize> = std::env::var("BENCH_LEVELS")
-        .ok()
-        .map(|spec| {
+    let levels: Vec<usize> = std::env::var("BENCH_LEVELS").ok().map_or_else(
+        || vec![1, 16, 64],
+        |spec| {
             spec.split(',')
                 .filter_map(|l| l.trim().parse().ok())
                 .collect()
-        })
-        .unwrap_or_else(|| vec![1, 16, 64]);
+        },
+    );
     let pool = Settings::load()
         .expect("settings load")
         .database

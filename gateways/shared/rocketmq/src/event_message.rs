@@ -64,6 +64,7 @@ impl EventTopics {
 /// One event, ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEvent {
+    /// The topic of the event's category (see [`EventTopics`]).
     pub topic: String,
     /// The event type.
     pub tag: String,
@@ -71,7 +72,9 @@ pub struct OutgoingEvent {
     pub key: String,
     /// The stream id: hash it to choose the queue.
     pub selector: String,
+    /// The JSON envelope: the [`RecordedEvent`] as stored.
     pub body: Vec<u8>,
+    /// User properties consumers can filter on without decoding the body.
     pub properties: Vec<(&'static str, String)>,
 }
 
@@ -118,8 +121,11 @@ impl OutgoingEvent {
 #[derive(Debug, thiserror::Error)]
 #[error("message {msg_id} on {topic} is not an event envelope: {source}")]
 pub struct DecodeError {
+    /// The broker's id of the message, to find it again.
     pub msg_id: String,
+    /// The topic it was consumed from.
     pub topic: String,
+    /// Why the body is not an envelope.
     #[source]
     pub source: serde_json::Error,
 }

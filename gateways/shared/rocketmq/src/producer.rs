@@ -143,7 +143,7 @@ impl Producer {
                     queue_id: result
                         .message_queue
                         .as_ref()
-                        .map_or(-1, |queue| queue.queue_id()),
+                        .map_or(-1, MessageQueue::queue_id),
                     queue_offset: result.queue_offset,
                 };
                 tracing::trace!(

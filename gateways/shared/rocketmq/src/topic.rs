@@ -60,7 +60,7 @@ impl BrokerClient {
             .cluster_addr_table
             .as_ref()
             .and_then(|table| table.get(self.config.cluster.as_str()))
-            .map(|names| names.iter().map(|name| name.to_string()).collect())
+            .map(|names| names.iter().map(ToString::to_string).collect())
             .unwrap_or_default();
         let masters: HashMap<String, String> = cluster
             .broker_addr_table

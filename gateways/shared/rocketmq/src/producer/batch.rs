@@ -94,7 +94,7 @@ fn batch_receipts(
     let queue_id = result
         .message_queue
         .as_ref()
-        .map_or(-1, |queue| queue.queue_id());
+        .map_or(-1, MessageQueue::queue_id);
     Ok((0..count)
         .map(|i| SendReceipt {
             msg_id: ids.get(i).copied().unwrap_or_default().to_owned(),
