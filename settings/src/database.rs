@@ -32,6 +32,7 @@ pub struct DatabaseSettings {
     /// A pooled connection is closed when released after being open this long (spreads
     /// reconnects after a failover and bounds server-side memory growth); 0 for no limit.
     pub max_lifetime_ms: u64,
+    /// Longest wait for a free pooled connection before giving up with a pool timeout.
     pub acquire_timeout_ms: u64,
     /// Server-side `statement_timeout` on every pooled connection.
     pub statement_timeout_ms: u64,

@@ -49,10 +49,10 @@ pub fn variable_of(key: &str) -> String {
 
 /// `APP_X (x)` for an error that names its key, `settings` otherwise.
 fn variable_hint(error: &config::ConfigError) -> String {
-    let key = match error {
-        config::ConfigError::Type { key: Some(key), .. }
-        | config::ConfigError::At { key: Some(key), .. } => key,
-        _ => return "settings".to_owned(),
+    let (config::ConfigError::Type { key: Some(key), .. }
+    | config::ConfigError::At { key: Some(key), .. }) = error
+    else {
+        return "settings".to_owned();
     };
     format!("{} ({key})", variable_of(key))
 }

@@ -226,8 +226,9 @@ fn read_secret_files(
         })?;
         let value = contents
             .strip_suffix('\n')
-            .map(|value| value.strip_suffix('\r').unwrap_or(value))
-            .unwrap_or(&contents);
+            .map_or(contents.as_str(), |value| {
+                value.strip_suffix('\r').unwrap_or(value)
+            });
         env.remove(&name);
         env.insert(target, value.to_owned());
     }

@@ -15,8 +15,9 @@ pub struct RelaySettings {
     pub batch_size: usize,
     /// Most body bytes per batch sent to one queue (the broker refuses more than 4 MiB).
     pub max_batch_bytes: usize,
-    /// First and longest pause between retries while the broker refuses or is down.
+    /// First pause between retries while the broker refuses or is down.
     pub retry_initial_ms: u64,
+    /// Longest such pause: the pauses grow from `retry_initial_ms` up to it.
     pub retry_max_ms: u64,
     /// How often a standby replica tries to take over.
     pub standby_poll_ms: u64,
