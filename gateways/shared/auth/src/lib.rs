@@ -19,7 +19,11 @@ use std::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use settings::ExposeSecret;
-use tonic::{Request, Status, metadata::MetadataMap, service::Interceptor};
+use tonic::{
+    Request, Status,
+    metadata::{MetadataMap, MetadataValue},
+    service::Interceptor,
+};
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -207,7 +211,7 @@ impl Authenticator {
 
     /// The caller named by a gRPC request's bearer token.
     pub fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller, Unauthenticated> {
-        self.verify_header(metadata.get("authorization").map(|value| value.as_bytes()))
+        self.verify_header(metadata.get("authorization").map(MetadataValue::as_bytes))
     }
 }
 
