@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use aggregates::CustomerId;
-use auth::{AuthConfig, Claims, ROLE_ADMIN, ROLE_CUSTOMER, issue_token};
+use auth::{AuthConfig, ROLE_ADMIN, ROLE_CUSTOMER};
 use event_store::{Direction, RecordedEvent, StreamId, testing::TestDatabase};
 use projections::{
     read_models,
@@ -153,13 +153,7 @@ pub async fn apply(runtime: &ProjectionRuntime, events: &[RecordedEvent]) {
     }
 }
 
-/// A token of the development secret for `sub` with `roles`, valid five minutes.
-pub fn token(sub: &str, roles: &[&str]) -> String {
-    issue_token(
-        &AuthConfig::development(),
-        &Claims::new(sub, roles, "commerce", Duration::from_secs(300)),
-    )
-}
+pub use auth::testing::token;
 
 /// A customer's token.
 pub fn customer(id: CustomerId) -> String {
@@ -171,13 +165,9 @@ pub fn admin() -> String {
     token("ops", &[ROLE_ADMIN])
 }
 
-/// `message` with `authorization: Bearer <bearer>`.
+/// `message` with `authorization: Bearer <bearer>` ([`auth::testing::authed`], bearer first).
 pub fn authed<T>(bearer: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {bearer}").parse().unwrap());
-    request
+    auth::testing::authed(message, bearer)
 }
 
 /// Asserts `result` failed with `code` (`what` names the call in the panic), and returns the
