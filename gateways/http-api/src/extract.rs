@@ -7,7 +7,7 @@ use std::time::Duration;
 use auth::{Caller, ROLE_CUSTOMER};
 use axum::{
     extract::{FromRequestParts, Path, Query},
-    http::{HeaderMap, header::AUTHORIZATION, request::Parts},
+    http::{HeaderMap, HeaderValue, header::AUTHORIZATION, request::Parts},
 };
 use proto::query::ConsistencyToken;
 use serde::de::DeserializeOwned;
@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for ReadContext {
         let header = parts.headers.get(AUTHORIZATION);
         let caller = state
             .auth
-            .verify_header(header.map(|value| value.as_bytes()))?;
+            .verify_header(header.map(HeaderValue::as_bytes))?;
         // A token that verified is valid UTF-8 without control characters, hence valid metadata.
         let authorization = header
             .and_then(|value| AsciiMetadataValue::try_from(value.as_bytes()).ok())

@@ -32,7 +32,6 @@
 //! Adding a route: a handler with `#[utoipa::path]` in the resource's file under `routes/` and
 //! its `routes!` line in [`routes::api`], which serves it and documents it.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod config;
 pub mod error;
