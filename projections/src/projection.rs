@@ -29,8 +29,11 @@ pub enum ProjectionError {
     /// Retrying does not help: the event is parked for an operator.
     #[error("cannot decode {event_type} (schema {schema_version}): {reason}")]
     Decode {
+        /// The event's type, as recorded.
         event_type: String,
+        /// Its payload's schema version.
         schema_version: i32,
+        /// What did not decode.
         reason: String,
     },
     /// The event contradicts the read model's state (e.g. a line for an order it never saw).
@@ -117,11 +120,14 @@ pub trait RedisProjection: Send + Sync + 'static {
 /// One read model of either kind.
 #[derive(Clone)]
 pub enum Projection {
+    /// Applied in PostgreSQL transactions.
     Postgres(Arc<dyn PostgresProjection>),
+    /// Applied as absolute writes in one Redis script.
     Redis(Arc<dyn RedisProjection>),
 }
 
 impl Projection {
+    /// The read model's name: its checkpoint, lease and parked events are kept under it.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Postgres(p) => p.name(),
@@ -129,6 +135,7 @@ impl Projection {
         }
     }
 
+    /// The stream categories whose events it consumes.
     pub fn categories(&self) -> &'static [&'static str] {
         match self {
             Self::Postgres(p) => p.categories(),
@@ -178,6 +185,7 @@ impl KeySpace {
 /// The first argument is the command, the second the key it writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisWrite {
+    /// The command and its arguments, as sent.
     pub args: Vec<String>,
 }
 

@@ -244,12 +244,15 @@ pub enum LineProblem {
 /// A line of a cart, with what the private SKU copy says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartLineView {
+    /// The product the SKU belongs to.
     pub product_id: ProductId,
+    /// The SKU in the cart.
     pub sku_id: SkuId,
     /// Title shown when the item was added.
     pub title: String,
     /// Unit price the line took when last added.
     pub unit_price: Money,
+    /// Units in the cart.
     pub quantity: u32,
     /// `unit_price × quantity`.
     pub line_total: Money,
@@ -257,12 +260,14 @@ pub struct CartLineView {
     pub available: Option<u32>,
     /// Whether the line can be ordered as it is: `problem` is `None`.
     pub valid: bool,
+    /// Why the line cannot be ordered as it is, if it cannot.
     pub problem: Option<LineProblem>,
 }
 
 /// A customer's cart; an unused or cleared cart has no lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CartView {
+    /// The cart's owner (a customer has one cart).
     pub customer_id: CustomerId,
     /// Lines in the order they were first added.
     pub lines: Vec<CartLineView>,

@@ -190,7 +190,9 @@ fn writes(keys: &KeySpace, event: &RecordedEvent, decoded: ProductEvent) -> Vec<
 /// Whether a product or SKU is on sale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaleStatus {
+    /// Can be ordered.
     Active,
+    /// Shown, but no longer sold.
     Discontinued,
 }
 
@@ -207,33 +209,49 @@ impl SaleStatus {
 /// A SKU as the catalog shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkuView {
+    /// The SKU's id.
     pub sku_id: SkuId,
+    /// Current unit price.
     pub price: Money,
+    /// What tells it apart from the product's other SKUs (size, colour, …).
     pub attributes: BTreeMap<String, String>,
+    /// Units in stock.
     pub on_hand: u32,
+    /// Units reserved for placed orders, not yet shipped or released.
     pub reserved: u32,
     /// `on_hand − reserved`: what can still be ordered.
     pub available: u32,
+    /// Whether it can be ordered.
     pub status: SaleStatus,
+    /// When it was added to the product.
     pub added_at: DateTime<Utc>,
+    /// Time of the last event applied to it.
     pub updated_at: DateTime<Utc>,
 }
 
 /// A product with its SKUs in the order they were added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductView {
+    /// The product's id.
     pub product_id: ProductId,
+    /// Name shown in listings.
     pub title: String,
+    /// Longer text shown on the product page.
     pub description: String,
+    /// Whether it is on sale.
     pub status: SaleStatus,
+    /// Its SKUs, in the order they were added.
     pub skus: Vec<SkuView>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Time of the last event applied to it.
     pub updated_at: DateTime<Utc>,
 }
 
 /// One page of [`list_products`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductPage {
+    /// The page's products, by title then id.
     pub products: Vec<ProductView>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next: Option<ProductId>,

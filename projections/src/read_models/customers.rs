@@ -277,15 +277,21 @@ pub enum CustomerStatus {
 /// A customer as the query services show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerView {
+    /// The customer's id.
     pub customer_id: CustomerId,
+    /// Contact address given at registration.
     pub email: String,
+    /// Display name.
     pub name: String,
     /// Prepaid balance.
     pub balance: Money,
+    /// Whether the account is active.
     pub status: CustomerStatus,
+    /// When the customer registered.
     pub registered_at: DateTime<Utc>,
     /// Time of the last event applied.
     pub updated_at: DateTime<Utc>,
+    /// When the account was deactivated, if it was.
     pub deactivated_at: Option<DateTime<Utc>>,
     /// Version of the customer stream this row reflects.
     pub stream_version: u64,

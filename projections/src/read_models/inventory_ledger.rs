@@ -197,20 +197,29 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
 pub struct LedgerEntry {
     /// Global position of the stock event: the order of the ledger and its paging cursor.
     pub position: i64,
+    /// The product the SKU belongs to.
     pub product_id: ProductId,
+    /// The SKU whose stock moved.
     pub sku_id: SkuId,
+    /// What kind of movement it was.
     pub movement: Movement,
+    /// Units moved.
     pub quantity: u32,
+    /// Change of the on-hand level (negative when stock leaves).
     pub delta_on_hand: i64,
+    /// Change of the reserved level.
     pub delta_reserved: i64,
     /// Levels after the movement.
     pub on_hand: u32,
+    /// Reserved level after the movement.
     pub reserved: u32,
+    /// Available level (`on_hand − reserved`) after the movement.
     pub available: u32,
     /// The reservation moved (usually the order id); `None` for a restock.
     pub reservation_id: Option<ReservationId>,
     /// Version of the product stream that recorded it.
     pub stream_version: u64,
+    /// When it happened (the event's `at`).
     pub at: DateTime<Utc>,
 }
 

@@ -193,30 +193,46 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
 /// One refund of a payment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundView {
+    /// Amount of this refund.
     pub amount: Money,
     /// Sum of refunds up to and including this one.
     pub total_refunded: Money,
+    /// Why it was refunded.
     pub reason: String,
+    /// When it was refunded.
     pub refunded_at: DateTime<Utc>,
 }
 
 /// A payment as the query services show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentView {
+    /// The payment's id.
     pub payment_id: PaymentId,
+    /// The order it pays.
     pub order_id: OrderId,
+    /// Who pays.
     pub customer_id: CustomerId,
+    /// How it is paid.
     pub method: PaymentMethod,
+    /// Amount to capture.
     pub amount: Money,
+    /// Where it is in its lifecycle.
     pub status: PaymentStatus,
     /// Sum of refunds so far.
     pub refunded: Money,
+    /// Every refund, oldest first.
     pub refunds: Vec<RefundView>,
+    /// The payment provider's id of the capture, once captured.
     pub provider_reference: Option<String>,
+    /// Why it failed, if it did.
     pub failure_reason: Option<String>,
+    /// When it was initiated.
     pub initiated_at: DateTime<Utc>,
+    /// When it was captured.
     pub captured_at: Option<DateTime<Utc>>,
+    /// When it failed.
     pub failed_at: Option<DateTime<Utc>>,
+    /// When the latest refund happened.
     pub last_refunded_at: Option<DateTime<Utc>>,
     /// Time of the last event applied.
     pub updated_at: DateTime<Utc>,
@@ -229,6 +245,7 @@ pub struct PaymentView {
 /// One page of [`list_for_customer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentPage {
+    /// The page's payments, newest first.
     pub payments: Vec<PaymentView>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next: Option<i64>,

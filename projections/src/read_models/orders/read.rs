@@ -14,22 +14,34 @@ fn parse_status(name: &str) -> Result<OrderStatus, ReadError> {
 /// One line of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLineView {
+    /// The product the SKU belongs to.
     pub product_id: ProductId,
+    /// The SKU ordered.
     pub sku_id: SkuId,
+    /// Title when the order was placed.
     pub title: String,
+    /// Unit price when the order was placed.
     pub unit_price: Money,
+    /// Units ordered.
     pub quantity: u32,
+    /// `unit_price × quantity`.
     pub line_total: Money,
 }
 
 /// When each transition happened (each event's own `at`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderTimeline {
+    /// When the order was placed.
     pub placed_at: DateTime<Utc>,
+    /// When its stock was reserved.
     pub stock_reserved_at: Option<DateTime<Utc>>,
+    /// When it was paid.
     pub paid_at: Option<DateTime<Utc>>,
+    /// When it shipped.
     pub shipped_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// When it was refunded.
     pub refunded_at: Option<DateTime<Utc>>,
     /// Time of the last event applied.
     pub updated_at: DateTime<Utc>,
@@ -38,9 +50,13 @@ pub struct OrderTimeline {
 /// An order as the query services show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderView {
+    /// The order's id.
     pub order_id: OrderId,
+    /// Who placed it.
     pub customer_id: CustomerId,
+    /// Where it is in its lifecycle.
     pub status: OrderStatus,
+    /// Sum of the line totals.
     pub total: Money,
     /// Lines in the order they were placed.
     pub lines: Vec<OrderLineView>,
@@ -48,14 +64,19 @@ pub struct OrderView {
     pub item_count: u64,
     /// The payment that paid (or was refunded for) the order.
     pub payment_id: Option<PaymentId>,
+    /// Amount captured, once paid.
     pub paid: Option<Money>,
+    /// Amount refunded, once refunded.
     pub refunded: Option<Money>,
+    /// Why it was cancelled, if it was.
     pub cancel_reason: Option<String>,
     /// For a cancelled order: whether stock had been reserved (and is to be released).
     pub cancelled_with_stock_reserved: Option<bool>,
+    /// Why it was refunded, if it was.
     pub refund_reason: Option<String>,
     /// For a refunded order: whether it had shipped.
     pub refunded_after_shipping: Option<bool>,
+    /// When each transition happened.
     pub timeline: OrderTimeline,
     /// Paging cursor: the global position of `OrderPlaced`.
     pub cursor: i64,
@@ -66,6 +87,7 @@ pub struct OrderView {
 /// One page of [`list_for_customer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderPage {
+    /// The page's orders, newest first.
     pub orders: Vec<OrderView>,
     /// Pass as `after` for the next page; `None` on the last page.
     pub next: Option<i64>,
