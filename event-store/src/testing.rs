@@ -19,8 +19,11 @@ pub use wait::{POLL_INTERVAL, poll_until, wait_until};
 /// A migrated database of its own, and the settings pointing at it (`settings.database.url` names
 /// the test database, so a child process given that URL works on it too).
 pub struct TestDatabase {
+    /// `test_<uuid>`: unique, so parallel tests never share a database.
     pub name: String,
+    /// The loaded settings, with the database URL and pool size pointing at this database.
     pub settings: Settings,
+    /// A pool of `max_connections` on the migrated database.
     pub pool: PgPool,
 }
 

@@ -132,7 +132,7 @@ pub async fn table_rows(pool: &PgPool, table: &str) -> Vec<serde_json::Value> {
             .fetch_all(pool)
             .await
             .expect("read table");
-    rows.sort_by_key(|row| row.to_string());
+    rows.sort_by_key(ToString::to_string);
     rows
 }
 

@@ -183,16 +183,11 @@ impl Services {
         }
     }
 
-    /// `message` with a token for `sub` in `role`.
-    pub fn authed<T>(&self, message: T, sub: &str, role: &str) -> Request<T> {
-        authed(message, &token(sub, &[role]))
-    }
-
     pub async fn register_with_deposits(&self, customer: Uuid, deposits: usize) {
         let mut client = CustomerCommandsClient::new(self.channels["customer"].clone());
         let me = customer.to_string();
         client
-            .register(self.authed(
+            .register(authed_as(
                 RegisterRequest {
                     command_id: Uuid::new_v4().to_string(),
                     customer_id: me.clone(),
@@ -207,7 +202,7 @@ impl Services {
             .unwrap();
         for _ in 0..deposits {
             client
-                .deposit_balance(self.authed(
+                .deposit_balance(authed_as(
                     DepositBalanceRequest {
                         command_id: Uuid::new_v4().to_string(),
                         customer_id: me.clone(),
@@ -226,7 +221,7 @@ impl Services {
         let mut client = ProductCommandsClient::new(self.channels["product"].clone());
         let (product, sku) = (Uuid::new_v4(), Uuid::new_v4());
         client
-            .create_product(self.authed(
+            .create_product(authed_as(
                 CreateProductRequest {
                     command_id: Uuid::new_v4().to_string(),
                     product_id: product.to_string(),
@@ -239,7 +234,7 @@ impl Services {
             .await
             .unwrap();
         client
-            .add_sku(self.authed(
+            .add_sku(authed_as(
                 AddSkuRequest {
                     command_id: Uuid::new_v4().to_string(),
                     product_id: product.to_string(),
@@ -253,7 +248,7 @@ impl Services {
             .await
             .unwrap();
         client
-            .restock_sku(self.authed(
+            .restock_sku(authed_as(
                 RestockSkuRequest {
                     command_id: Uuid::new_v4().to_string(),
                     product_id: product.to_string(),
@@ -272,7 +267,7 @@ impl Services {
         let mut client = CartCommandsClient::new(self.channels["cart"].clone());
         let me = customer.to_string();
         client
-            .add_item(self.authed(
+            .add_item(authed_as(
                 AddItemRequest {
                     command_id: Uuid::new_v4().to_string(),
                     customer_id: me.clone(),
@@ -300,7 +295,7 @@ impl Services {
         let mut client = CartCommandsClient::new(self.channels["cart"].clone());
         let me = customer.to_string();
         client
-            .change_quantity(self.authed(
+            .change_quantity(authed_as(
                 ChangeQuantityRequest {
                     command_id: Uuid::new_v4().to_string(),
                     customer_id: me.clone(),
@@ -544,4 +539,9 @@ pub async fn equal_to_rebuild(
         }
     }
     Ok(())
+}
+
+/// `message` with a token for `sub` in `role`.
+fn authed_as<T>(message: T, sub: &str, role: &str) -> Request<T> {
+    authed(message, &token(sub, &[role]))
 }

@@ -20,10 +20,10 @@ fn context() -> CommandContext {
 }
 
 fn balance(state: &CustomerState) -> i64 {
-    match state {
-        CustomerState::Registered(account) => account.balance.amount_minor(),
-        other => panic!("not registered: {other:?}"),
-    }
+    let CustomerState::Registered(account) = state else {
+        panic!("not registered: {state:?}");
+    };
+    account.balance.amount_minor()
 }
 
 #[tokio::test]

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use event_store::testing::TestDatabase;
 pub use event_store::testing::wait_until;
-use event_store::{AllPosition, EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamId};
+use event_store::{
+    AllPosition, EventMetadata, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamId,
+};
 use relay::KNOWN_CATEGORIES;
 use rocketmq::{
     BrokerClient, BrokerClientConfig, ConsumeOutcome, EventTopics, OrderlyConsumer,
@@ -82,7 +84,7 @@ impl World {
             .all_events()
             .await
             .last()
-            .map_or(AllPosition::START, |last| last.all_position())
+            .map_or(AllPosition::START, RecordedEvent::all_position)
     }
 
     /// Spawns the `commerce-relay` binary on this world, with its metrics on `metrics_port`.
