@@ -12,3 +12,11 @@ pub const ERROR_REASON: &str = "x-error-reason";
 /// in time (the write did happen: retry the read); also the prefix, followed by `:`, of such a
 /// status's message, for when a proxy drops the trailer.
 pub const NOT_YET_CONSISTENT: &str = "not_yet_consistent";
+
+/// gRPC metadata key (and HTTP header) of the request id: the HTTP gateway forwards its own with
+/// every call, so one request can be followed from the gateway's log into the query service's.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// gRPC metadata key of the correlation id a client may send with a command (a UUID; a command
+/// service mints one when it is absent): it ends up in every event's metadata.
+pub const CORRELATION_ID: &str = "x-correlation-id";

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{auth::Caller, error::AppError, handler::CommandContext};
 
 /// Request metadata key of the correlation id (a UUID); a new one is minted when it is absent.
-pub const CORRELATION_ID: &str = "x-correlation-id";
+pub const CORRELATION_ID: &str = proto::contract::CORRELATION_ID;
 /// Request metadata key of the W3C trace context.
 pub const TRACEPARENT: &str = "traceparent";
 

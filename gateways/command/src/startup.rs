@@ -70,7 +70,7 @@ impl App {
         let (listener, address) = server::listener::bind(config.listen).await?;
         let server = Server::builder()
             .timeout(REQUEST_TIMEOUT)
-            .trace_fn(request_span);
+            .trace_fn(server::grpc::request_span);
         let (router, health) = context_services(&config, store)?
             .into_router(server, &[proto::FILE_DESCRIPTOR_SET])
             .await?;
@@ -168,14 +168,4 @@ fn product_client(config: &CommandConfig) -> Result<ProductClient, StartupError>
             source,
         }
     })
-}
-
-/// The root span of every request, with its correlation id when the client sent one.
-fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
-    let correlation_id = request
-        .headers()
-        .get(crate::request::CORRELATION_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!("grpc", path = %request.uri().path(), correlation_id)
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{error::ApiError, params, state::AppState};
 
 /// Request (and response) header of the request id; also the gRPC metadata key it travels in.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: &str = proto::contract::REQUEST_ID;
 /// Request header of the read-your-writes token, `<stream_id>@<version>`.
 pub const CONSISTENCY_HEADER: &str = "x-consistency-token";
 /// Longest request id taken from a client.

@@ -94,7 +94,7 @@ impl App {
         let payments = PaymentQueriesServer::new(services).max_decoding_message_size(limit);
         let server = Server::builder()
             .timeout(REQUEST_TIMEOUT)
-            .trace_fn(request_span);
+            .trace_fn(server::grpc::request_span);
         let (router, health) = GrpcServices::default()
             .add_service(InterceptedService::new(catalog, auth.clone()))
             .add_service(InterceptedService::new(customers, auth.clone()))
@@ -154,15 +154,4 @@ impl App {
         }
         result
     }
-}
-
-/// Every log line of a call carries its path and the `x-request-id` the HTTP gateway forwards,
-/// so one request can be followed from the gateway's log into this one.
-fn request_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!("grpc", path = %request.uri().path(), request_id)
 }

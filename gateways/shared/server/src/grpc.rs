@@ -20,6 +20,26 @@ use tonic_reflection::server::Builder as ReflectionBuilder;
 
 use crate::StartupError;
 
+/// The root span of every gRPC call a server answers (`Server::builder().trace_fn(request_span)`):
+/// its path, the `x-request-id` the HTTP gateway forwards and the `x-correlation-id` a client
+/// sends with a command (each empty when absent), so one request can be followed across logs.
+pub fn request_span(request: &Request<()>) -> tracing::Span {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    tracing::info_span!(
+        "grpc",
+        path = %request.uri().path(),
+        request_id = %header(proto::contract::REQUEST_ID),
+        correlation_id = %header(proto::contract::CORRELATION_ID),
+    )
+}
+
 /// A gRPC server's own services, collected with their names for health and reflection.
 ///
 /// ```ignore
