@@ -257,26 +257,24 @@ fn role_layer(layered: &config::Config) -> Result<config::Config, SettingsError>
 /// Checks that the setting at `key` is an `http://host[:port]` URL, so a typo fails at start-up,
 /// not on the first call.
 fn http_endpoint(key: &str, value: &str) -> Result<(), SettingsError> {
-    let authority = value
+    let valid = value
         .strip_prefix("http://")
         .map(|rest| rest.trim_end_matches('/'))
-        .filter(|authority| !authority.is_empty() && !authority.contains(['/', ' ', '@']));
-    let Some(authority) = authority else {
-        return Err(SettingsError::rejected(
+        .filter(|authority| !authority.is_empty() && !authority.contains(['/', ' ', '@']))
+        .is_some_and(|authority| {
+            let (host, port) = authority
+                .rsplit_once(':')
+                .map_or((authority, None), |(host, port)| (host, Some(port)));
+            !host.is_empty() && port.is_none_or(|port| port.parse::<u16>().is_ok())
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(SettingsError::rejected(
             key,
             "must be an http://host:port URL such as http://127.0.0.1:50052",
-        ));
-    };
-    let (host, port) = authority
-        .rsplit_once(':')
-        .map_or((authority, None), |(host, port)| (host, Some(port)));
-    if host.is_empty() || port.is_some_and(|port| port.parse::<u16>().is_err()) {
-        return Err(SettingsError::rejected(
-            key,
-            "must be an http://host:port URL such as http://127.0.0.1:50052",
-        ));
+        ))
     }
-    Ok(())
 }
 
 #[cfg(test)]

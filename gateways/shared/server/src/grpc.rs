@@ -24,20 +24,22 @@ use crate::StartupError;
 /// its path, the `x-request-id` the HTTP gateway forwards and the `x-correlation-id` a client
 /// sends with a command (each empty when absent), so one request can be followed across logs.
 pub fn request_span(request: &Request<()>) -> tracing::Span {
-    let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    };
     tracing::info_span!(
         "grpc",
         path = %request.uri().path(),
-        request_id = %header(proto::contract::REQUEST_ID),
-        correlation_id = %header(proto::contract::CORRELATION_ID),
+        request_id = header(request, proto::contract::REQUEST_ID),
+        correlation_id = header(request, proto::contract::CORRELATION_ID),
     )
+}
+
+/// A header's value as text, borrowed from the request (empty when absent or not text): the
+/// span records it without an allocation per call.
+fn header<'a>(request: &'a Request<()>, name: &str) -> &'a str {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
 }
 
 /// A gRPC server's own services, collected with their names for health and reflection.
