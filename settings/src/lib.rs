@@ -12,7 +12,8 @@
 //!    `APP_X` and `APP_X_FILE` is an error).
 //!
 //! One section per concern, one file each: [`database`], [`redis`], [`rocketmq`],
-//! [`event_store`], [`relay`], [`projections`], [`auth`], [`command`], [`query`], [`http`].
+//! [`event_store`], [`relay`], [`projections`], [`auth`], [`command`], [`query`], [`http`],
+//! [`checkout`], [`payments`].
 //! Every section can be set by every layer; [`Settings::from_env`] checks the result once
 //! ([`Settings::validate`]), so a process that starts has usable settings. Command-line flags
 //! (`--listen`, the service name) are the only per-binary overrides.
@@ -23,11 +24,13 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod checkout;
 pub mod command;
 pub mod database;
 mod error;
 pub mod event_store;
 pub mod http;
+pub mod payments;
 pub mod projections;
 pub mod query;
 pub mod redis;
@@ -37,11 +40,13 @@ pub mod rocketmq;
 use std::{collections::HashMap, path::PathBuf};
 
 pub use auth::{AuthSettings, DEVELOPMENT_JWT_SECRET};
+pub use checkout::CheckoutSettings;
 pub use command::CommandSettings;
 pub use database::DatabaseSettings;
 pub use error::{SettingsError, variable_of};
 pub use event_store::EventStoreSettings;
 pub use http::HttpSettings;
+pub use payments::{DEVELOPMENT_WEBHOOK_SECRET, PaymentSettings};
 pub use projections::ProjectionSettings;
 pub use query::QuerySettings;
 pub use redis::RedisSettings;
@@ -106,6 +111,10 @@ pub struct Settings {
     pub query: QuerySettings,
     /// `[http]`: the HTTP read API.
     pub http: HttpSettings,
+    /// `[checkout]`: the checkout process manager.
+    pub checkout: CheckoutSettings,
+    /// `[payments]`: the external payment provider and its callbacks.
+    pub payments: PaymentSettings,
     /// Filled from `APP_STAGE`, not from files.
     #[serde(skip)]
     pub stage: Option<Stage>,
@@ -124,6 +133,8 @@ impl Default for Settings {
             command: CommandSettings::default(),
             query: QuerySettings::default(),
             http: HttpSettings::default(),
+            checkout: CheckoutSettings::default(),
+            payments: PaymentSettings::default(),
             stage: Some(Stage::Local),
         }
     }
@@ -183,6 +194,8 @@ impl Settings {
         self.command.validate()?;
         self.query.validate()?;
         self.http.validate(&self.query)?;
+        self.checkout.validate()?;
+        self.payments.validate()?;
         Ok(())
     }
 
@@ -190,6 +203,12 @@ impl Settings {
     /// by every process that checks or issues bearer tokens.
     pub fn require_auth(&self) -> Result<(), SettingsError> {
         self.auth.require_for(self.stage())
+    }
+
+    /// Refuses the built-in development webhook secret outside the `local` stage; called at
+    /// start-up by every process that signs or checks payment callbacks.
+    pub fn require_payments(&self) -> Result<(), SettingsError> {
+        self.payments.require_for(self.stage())
     }
 
     /// The stage this process runs in.

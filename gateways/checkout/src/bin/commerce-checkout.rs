@@ -1,0 +1,3 @@
+//! `commerce-checkout`: the checkout process manager.
+
+fn main() {}

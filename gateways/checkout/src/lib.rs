@@ -1,0 +1,2 @@
+//! The checkout process manager (`docs/checkout.md`).
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! A payment provider simulator (`docs/payments.md`).
+#![forbid(unsafe_code)]

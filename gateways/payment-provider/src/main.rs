@@ -1,0 +1,3 @@
+//! `commerce-payment-provider`: the payment provider simulator.
+
+fn main() {}
