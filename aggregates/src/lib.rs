@@ -8,6 +8,7 @@
 //! | [`cart`] | [`Cart`] (one per customer) | `cart-<customer id>` |
 //! | [`order`] | [`Order`] | `order-<order id>` |
 //! | [`payment`] | [`Payment`] | `payment-<payment id>` |
+//! | [`checkout`] | [`Checkout`], the process manager of a purchase | `checkout-<order id>` |
 //!
 //! Every aggregate has the same shape (the product's files are the example):
 //!
@@ -37,6 +38,7 @@
 
 pub mod aggregate;
 pub mod cart;
+pub mod checkout;
 pub mod customer;
 pub mod error;
 pub mod event;
@@ -50,6 +52,7 @@ pub mod testing;
 
 pub use aggregate::Aggregate;
 pub use cart::Cart;
+pub use checkout::Checkout;
 pub use customer::Customer;
 pub use error::{DecodeError, DomainError, ErrorKind};
 pub use event::DomainEvent;
@@ -62,10 +65,11 @@ pub use product::Product;
 /// The stream category of every aggregate (each one's [`Aggregate::CATEGORY`]), in the order of
 /// the table above: the bounded contexts, and hence the event topics. Adding an aggregate is
 /// adding it here.
-pub const CATEGORIES: [&str; 5] = [
+pub const CATEGORIES: [&str; 6] = [
     Customer::CATEGORY,
     Product::CATEGORY,
     Cart::CATEGORY,
     Order::CATEGORY,
     Payment::CATEGORY,
+    Checkout::CATEGORY,
 ];

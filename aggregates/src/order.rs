@@ -3,17 +3,20 @@
 //!
 //! ```text
 //!   PlaceOrder        MarkStockReserved            MarkPaid              Ship
+//!   Checkout
 //!  ──────────▶ Placed ─────────────────▶ StockReserved ──────▶ Paid ──────────▶ Shipped
 //!                │                           │                  │                  │
-//!                │ Cancel                    │ Cancel           │ Refund           │ Refund
+//!                │ Cancel                    │ Cancel           │ Refund, Cancel   │ Refund
 //!                ▼                           ▼                  ▼                  ▼
 //!            Cancelled  ◀────────────────────┘              Refunded  ◀────────────┘
 //! ```
 //!
-//! - Cancel is possible until payment: afterwards money has moved and only a refund undoes it.
-//!   `OrderCancelled.stock_reserved` tells the saga whether stock must be released.
-//! - Refund is of the whole order, from Paid (stock still reserved: the saga releases it) or
-//!   Shipped (goods returned: stock was committed; restocking is a separate, manual act).
+//! - `Checkout` places the order like `PlaceOrder` and records the payment method in
+//!   `OrderPlaced`: the checkout process manager drives the rest (`docs/checkout.md`).
+//! - Cancel before payment cancels (`OrderCancelled.stock_reserved` tells the saga whether stock
+//!   must be released). Cancel of a paid order, before it ships, is a refund: money has moved.
+//! - Refund is of the whole order, from Paid (the saga returns the stock, committed at payment)
+//!   or Shipped (goods with the customer: restocking is a separate, manual act).
 //!   `OrderRefunded.shipped` says which. Partial refunds are a payment matter, not an order one.
 //! - Payment is accepted only after stock is reserved, and only for exactly the order total.
 //! - Cancelled and Refunded are final; any command not in the diagram is an
@@ -29,6 +32,7 @@ use crate::{
     error::DomainError,
     ids::{CustomerId, OrderId},
     money::Money,
+    payment::PaymentMethod,
     rules,
 };
 
@@ -63,7 +67,21 @@ impl Aggregate for Order {
                 customer_id,
                 lines,
                 at,
-            } => place(state, order_id, customer_id, lines, at)?,
+            } => place(state, order_id, customer_id, lines, None, at)?,
+            Checkout {
+                order_id,
+                customer_id,
+                lines,
+                payment_method,
+                at,
+            } => place(
+                state,
+                order_id,
+                customer_id,
+                lines,
+                Some(payment_method),
+                at,
+            )?,
             MarkStockReserved { at } => {
                 let order = expect_status(state, "mark stock reserved", &[S::Placed])?;
                 OrderEvent::OrderStockReserved {
@@ -98,32 +116,23 @@ impl Aggregate for Order {
                 }
             }
             Cancel { reason, at } => {
-                let order = expect_status(state, "cancel", &[S::Placed, S::StockReserved])?;
-                OrderEvent::OrderCancelled {
-                    order_id: order.order_id,
-                    reason: rules::text("reason", &reason, rules::MAX_LONG_TEXT)?,
-                    stock_reserved: order.status == S::StockReserved,
-                    at,
+                let order =
+                    expect_status(state, "cancel", &[S::Placed, S::StockReserved, S::Paid])?;
+                if order.status == S::Paid {
+                    // Money has moved: cancelling before shipping is a refund.
+                    refund(order, &reason, at)?
+                } else {
+                    OrderEvent::OrderCancelled {
+                        order_id: order.order_id,
+                        reason: rules::text("reason", &reason, rules::MAX_LONG_TEXT)?,
+                        stock_reserved: order.status == S::StockReserved,
+                        at,
+                    }
                 }
             }
             Refund { reason, at } => {
                 let order = expect_status(state, "refund", &[S::Paid, S::Shipped])?;
-                // Paid and Shipped orders always have a payment (OrderPaid sets it).
-                let Some(payment_id) = order.payment_id else {
-                    return Err(DomainError::IllegalTransition {
-                        entity: "order",
-                        status: "unpaid",
-                        action: "refund",
-                    });
-                };
-                OrderEvent::OrderRefunded {
-                    order_id: order.order_id,
-                    payment_id,
-                    amount: order.total,
-                    reason: rules::text("reason", &reason, rules::MAX_LONG_TEXT)?,
-                    shipped: order.status == S::Shipped,
-                    at,
-                }
+                refund(order, &reason, at)?
             }
         };
         Ok(vec![event])
@@ -134,11 +143,36 @@ impl Aggregate for Order {
     }
 }
 
+/// The refund of a paid or shipped order.
+fn refund(
+    order: &OrderDetails,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<OrderEvent, DomainError> {
+    // Paid and Shipped orders always have a payment (OrderPaid sets it).
+    let Some(payment_id) = order.payment_id else {
+        return Err(DomainError::IllegalTransition {
+            entity: "order",
+            status: "unpaid",
+            action: "refund",
+        });
+    };
+    Ok(OrderEvent::OrderRefunded {
+        order_id: order.order_id,
+        payment_id,
+        amount: order.total,
+        reason: rules::text("reason", reason, rules::MAX_LONG_TEXT)?,
+        shipped: order.status == OrderStatus::Shipped,
+        at,
+    })
+}
+
 fn place(
     state: &OrderState,
     order_id: OrderId,
     customer_id: CustomerId,
     lines: Vec<OrderLine>,
+    payment_method: Option<PaymentMethod>,
     at: DateTime<Utc>,
 ) -> Result<OrderEvent, DomainError> {
     if let OrderState::Existing(order) = state {
@@ -195,6 +229,7 @@ fn place(
         customer_id,
         lines: priced,
         total,
+        payment_method,
         at,
     })
 }

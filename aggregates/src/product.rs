@@ -4,7 +4,8 @@
 //! Stock rules, enforced by `decide` and property-tested: on hand ≥ 0 (it is unsigned and never
 //! underflows), reserved ≤ on hand, `available = on hand − reserved`; a reservation id is used
 //! once, covers one or more SKUs of this product all-or-nothing, and is released or committed
-//! exactly once; discontinued SKUs (or any SKU of a discontinued product) cannot be reserved or
+//! exactly once; a committed reservation may be returned once (its items back on hand: a sale
+//! undone before shipping); discontinued SKUs (or any SKU of a discontinued product) cannot be reserved or
 //! restocked, but reservations taken before still release and commit.
 //!
 //! The types live in `commands.rs`, `events.rs` and `state.rs` (with `evolve`) beside this file
@@ -111,6 +112,29 @@ impl Aggregate for Product {
                             sku.reserved.saturating_sub(quantity),
                         )
                     })?,
+                    at,
+                }
+            }
+            ReturnStock { reservation_id, at } => {
+                let product = created(state)?;
+                let reservation = product.committed_reservation(reservation_id)?;
+                let items = reservation
+                    .items
+                    .iter()
+                    .map(|line| {
+                        let sku = product.sku(&line.sku_id)?;
+                        let on_hand = sku.on_hand.checked_add(line.quantity).ok_or(
+                            DomainError::Overflow {
+                                what: "stock on hand",
+                            },
+                        )?;
+                        Ok(StockChange::new(line, on_hand, sku.reserved))
+                    })
+                    .collect::<Result<_, DomainError>>()?;
+                ProductEvent::StockReturned {
+                    product_id: product.product_id,
+                    reservation_id,
+                    items,
                     at,
                 }
             }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     ids::{CustomerId, OrderId, PaymentId, ProductId, SkuId},
     money::Money,
+    payment::PaymentMethod,
 };
 
 /// A command to an order.
@@ -19,6 +20,21 @@ pub enum OrderCommand {
         customer_id: CustomerId,
         /// 1..=100 lines, each SKU once, all prices in one currency.
         lines: Vec<OrderLine>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Places the order as [`PlaceOrder`](Self::PlaceOrder) does and asks for it to be paid by
+    /// `payment_method`: the checkout process manager takes it from there
+    /// (`docs/checkout.md`).
+    Checkout {
+        /// The new order's id (also the checkout's and the stock reservation's id).
+        order_id: OrderId,
+        /// The buyer.
+        customer_id: CustomerId,
+        /// As for `PlaceOrder`.
+        lines: Vec<OrderLine>,
+        /// How the customer pays.
+        payment_method: PaymentMethod,
         /// When.
         at: DateTime<Utc>,
     },
@@ -36,7 +52,8 @@ pub enum OrderCommand {
         /// When.
         at: DateTime<Utc>,
     },
-    /// Cancels an unpaid order.
+    /// Cancels an order before it ships: an unpaid one is cancelled; a paid one is refunded (its
+    /// money and stock come back through the checkout process manager).
     Cancel {
         /// Why, non-empty (e.g. `insufficient stock`, `payment failed`).
         reason: String,

@@ -7,6 +7,7 @@ use crate::{
     event::domain_event,
     ids::{CustomerId, OrderId, PaymentId, ProductId, SkuId},
     money::Money,
+    payment::PaymentMethod,
 };
 
 /// A line of a placed order, with its computed total.
@@ -39,6 +40,11 @@ pub enum OrderEvent {
         lines: Vec<PricedLine>,
         /// Sum of the line totals.
         total: Money,
+        /// Set when the order was placed by a checkout: how the customer pays. The checkout
+        /// process manager starts on it; absent for orders driven by hand. (Added without a
+        /// schema version: older events read as `None`.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payment_method: Option<PaymentMethod>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -78,7 +84,8 @@ pub enum OrderEvent {
         /// When.
         at: DateTime<Utc>,
     },
-    /// The whole order was refunded.
+    /// The whole order was refunded (by the service, or by its customer cancelling it after
+    /// payment, before shipping).
     OrderRefunded {
         /// The order.
         order_id: OrderId,

@@ -9,6 +9,7 @@ use crate::{
     event::DomainEvent,
     ids::{PaymentId, ProductId, SkuId},
     money::Currency,
+    payment::PaymentMethod,
     testing,
 };
 
@@ -73,6 +74,7 @@ fn placed() -> OrderEvent {
             },
         ],
         total: eur(4000),
+        payment_method: None,
         at: at(0),
     }
 }
@@ -343,7 +345,7 @@ fn every_transition_outside_the_state_machine_is_rejected() {
         ),
         ("mark paid", mark_paid(eur(4000)), &[StockReserved]),
         ("ship", OrderCommand::Ship { at: at(3) }, &[Paid]),
-        ("cancel", cancel(), &[Placed, StockReserved]),
+        ("cancel", cancel(), &[Placed, StockReserved, Paid]),
         ("refund", refund(), &[Paid, Shipped]),
     ];
     let mut rejected = 0;
@@ -367,7 +369,7 @@ fn every_transition_outside_the_state_machine_is_rejected() {
             }
         }
     }
-    assert_eq!(rejected, 5 * 6 - 7);
+    assert_eq!(rejected, 5 * 6 - 8);
 }
 
 #[test]
@@ -405,4 +407,64 @@ fn every_order_status_name_parses_back() {
     assert_eq!(OrderStatus::from_name("Paid"), None);
     assert_eq!(OrderStatus::from_name(""), None);
     assert_eq!(OrderStatus::StockReserved.as_str(), "stock reserved");
+}
+
+#[test]
+fn checkout_places_the_order_with_its_payment_method() {
+    let OrderEvent::OrderPlaced { lines, total, .. } = placed() else {
+        unreachable!()
+    };
+    let command = OrderCommand::Checkout {
+        order_id: ORDER,
+        customer_id: BUYER,
+        lines: lines
+            .iter()
+            .map(|line| OrderLine {
+                product_id: line.product_id,
+                sku_id: line.sku_id,
+                title: line.title.clone(),
+                unit_price: line.unit_price,
+                quantity: line.quantity,
+            })
+            .collect(),
+        payment_method: PaymentMethod::External,
+        at: at(0),
+    };
+    given([]).when(command).then([OrderEvent::OrderPlaced {
+        order_id: ORDER,
+        customer_id: BUYER,
+        lines,
+        total,
+        payment_method: Some(PaymentMethod::External),
+        at: at(0),
+    }]);
+}
+
+#[test]
+fn an_order_placed_before_checkouts_existed_reads_without_a_payment_method() {
+    let mut data = placed().to_data();
+    data.as_object_mut().unwrap().remove("payment_method");
+    let event = OrderEvent::from_stored("OrderPlaced", 1, &data).unwrap();
+    assert_eq!(event, placed());
+    assert!(
+        !placed()
+            .to_data()
+            .as_object()
+            .unwrap()
+            .contains_key("payment_method")
+    );
+}
+
+#[test]
+fn cancelling_a_paid_order_before_shipping_refunds_it() {
+    given([placed(), stock_reserved(), paid()])
+        .when(cancel())
+        .then([OrderEvent::OrderRefunded {
+            order_id: ORDER,
+            payment_id: PAYMENT,
+            amount: eur(4000),
+            reason: "changed my mind".into(),
+            shipped: false,
+            at: at(4),
+        }]);
 }

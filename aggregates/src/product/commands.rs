@@ -68,6 +68,14 @@ pub enum ProductCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Puts a committed reservation's items back on hand: the sale was undone before the goods
+    /// left (a paid order cancelled before shipping). Once per reservation.
+    ReturnStock {
+        /// A committed reservation.
+        reservation_id: ReservationId,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Withdraws the product and every SKU of it from sale.
     DiscontinueProduct {
         /// When.

@@ -90,6 +90,17 @@ pub enum ProductEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A committed reservation's items came back on hand (the sale was undone before shipping).
+    StockReturned {
+        /// The product.
+        product_id: ProductId,
+        /// The reservation.
+        reservation_id: ReservationId,
+        /// Per SKU: quantity returned and the new levels.
+        items: Vec<StockChange>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The product and all its SKUs were withdrawn from sale.
     ProductDiscontinued {
         /// The product.
@@ -145,6 +156,7 @@ domain_event!(ProductEvent {
     StockReserved = 1,
     StockReleased = 1,
     StockCommitted = 1,
+    StockReturned = 1,
     ProductDiscontinued = 1,
     SkuDiscontinued = 1,
 });

@@ -78,6 +78,8 @@ pub enum ReservationStatus {
     Released,
     /// Stock sold.
     Committed,
+    /// Sold, then put back on hand (the sale was undone before shipping).
+    Returned,
 }
 
 impl ProductDetails {
@@ -116,6 +118,31 @@ impl ProductDetails {
         Ok(sku)
     }
 
+    /// The reservation, if it exists and was committed (and not returned yet).
+    pub(crate) fn committed_reservation(
+        &self,
+        reservation_id: ReservationId,
+    ) -> Result<&Reservation, DomainError> {
+        let reservation =
+            self.reservations
+                .get(&reservation_id)
+                .ok_or_else(|| DomainError::NotFound {
+                    entity: "reservation",
+                    id: reservation_id.to_string(),
+                })?;
+        let status = match reservation.status {
+            ReservationStatus::Committed => return Ok(reservation),
+            ReservationStatus::Open => "open",
+            ReservationStatus::Released => "released",
+            ReservationStatus::Returned => "returned",
+        };
+        Err(DomainError::IllegalTransition {
+            entity: "reservation",
+            status,
+            action: "return",
+        })
+    }
+
     /// The reservation, if it exists and is still open.
     pub(crate) fn open_reservation(
         &self,
@@ -132,6 +159,7 @@ impl ProductDetails {
             ReservationStatus::Open => return Ok(reservation),
             ReservationStatus::Released => "released",
             ReservationStatus::Committed => "committed",
+            ReservationStatus::Returned => "returned",
         };
         Err(DomainError::ReservationResolved {
             reservation_id,
@@ -234,6 +262,14 @@ fn apply(mut product: ProductDetails, event: &ProductEvent) -> ProductDetails {
         } => {
             set_levels(&mut product, items);
             set_status(&mut product, reservation_id, ReservationStatus::Committed);
+        }
+        StockReturned {
+            reservation_id,
+            items,
+            ..
+        } => {
+            set_levels(&mut product, items);
+            set_status(&mut product, reservation_id, ReservationStatus::Returned);
         }
         ProductDiscontinued { .. } => {
             product.discontinued = true;

@@ -226,3 +226,67 @@ fn reservations_taken_before_discontinuing_still_resolve() {
     let events = given(history).when(commit(ORDER_1)).result().unwrap();
     assert_eq!(events.len(), 1);
 }
+
+fn return_stock(reservation_id: ReservationId) -> ProductCommand {
+    ProductCommand::ReturnStock {
+        reservation_id,
+        at: at(5),
+    }
+}
+
+#[test]
+fn return_puts_a_committed_reservation_back_on_hand_once() {
+    let mut history = with_reservation();
+    history.extend(
+        given(with_reservation())
+            .when(commit(ORDER_1))
+            .result()
+            .unwrap(),
+    );
+    let returned =
+        given(history.clone())
+            .when(return_stock(ORDER_1))
+            .then([ProductEvent::StockReturned {
+                product_id: PRODUCT,
+                reservation_id: ORDER_1,
+                items: vec![change(SHIRT_M, 3, 10, 0), change(SHIRT_L, 2, 5, 0)],
+                at: at(5),
+            }]);
+    let ProductState::Created(product) = returned else {
+        panic!("not created")
+    };
+    assert_eq!(
+        product.reservations[&ORDER_1].status,
+        ReservationStatus::Returned
+    );
+    history.extend(
+        given(history.clone())
+            .when(return_stock(ORDER_1))
+            .result()
+            .unwrap(),
+    );
+    given(history)
+        .when(return_stock(ORDER_1))
+        .then_error(DomainError::IllegalTransition {
+            entity: "reservation",
+            status: "returned",
+            action: "return",
+        });
+}
+
+#[test]
+fn only_a_committed_reservation_can_be_returned() {
+    given(with_reservation())
+        .when(return_stock(ORDER_1))
+        .then_error(DomainError::IllegalTransition {
+            entity: "reservation",
+            status: "open",
+            action: "return",
+        });
+    given(with_reservation())
+        .when(return_stock(ORDER_2))
+        .then_error(DomainError::NotFound {
+            entity: "reservation",
+            id: ORDER_2.to_string(),
+        });
+}
