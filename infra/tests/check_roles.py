@@ -17,7 +17,11 @@ For every role (`name | binary and args | port | health`) the rendered manifests
     APP_…_FILE variables of SECRET_KEYS (the HTTP gateway: the JWT key only) and its volume
     exposes no other key (`items:` when the role gets less than the whole Secret). The same
     env/envFrom and APP_…_FILE rules hold for every other workload of the renders (the migrations
-    Job); where the render holds the Secret (dev), each key read must be in it.
+    Job); where the render holds the Secret (dev), each key read must be in it,
+  * calls between roles (CALLS): the caller's container sets the endpoint variable (its own env or
+    the ConfigMap it takes with envFrom) to http://<callee's Service>:<port>[/path], the Service
+    exposes that port, and, in the deployable overlays, an Istio AuthorizationPolicy of the callee
+    allows the caller's ServiceAccount on that port (and path, where the URL has one).
 
 Usage:
   check_roles.py --roles scripts/roles --render base=FILE --render dev=FILE --render prod=FILE
@@ -43,10 +47,35 @@ ADD_HINT = ("add infra/k8s/base/roles/{name}.yaml (ServiceAccount, Deployment, S
 
 
 SECRET = "commerce-secrets"
-# The keys of the Secret (as infra/terraform/envs/aws writes it and the dev overlay generates it)
-# each role reads, as APP_…_FILE variables; roles not listed read them all.
-ALL_SECRET_KEYS = frozenset({"APP_DATABASE__URL", "APP_REDIS__URL", "APP_AUTH__JWT_SECRET"})
-SECRET_KEYS = {"http-gateway": frozenset({"APP_AUTH__JWT_SECRET"})}
+# The keys of the Secret (as infra/terraform/envs/aws writes it and the dev overlay generates it).
+ALL_SECRET_KEYS = frozenset({"APP_DATABASE__URL", "APP_REDIS__URL", "APP_AUTH__JWT_SECRET",
+                             "APP_PAYMENTS__WEBHOOK_SECRETS"})
+# The keys each role reads, as APP_…_FILE variables, and the only keys its volume may expose;
+# roles not listed read DEFAULT_SECRET_KEYS.
+DEFAULT_SECRET_KEYS = frozenset({"APP_DATABASE__URL", "APP_REDIS__URL", "APP_AUTH__JWT_SECRET"})
+SECRET_KEYS = {
+    # Checks bearer tokens, checks the payment webhook's signatures; reads no database.
+    "http-gateway": frozenset({"APP_AUTH__JWT_SECRET", "APP_PAYMENTS__WEBHOOK_SECRETS"}),
+    # PostgreSQL (its streams and deadlines) and the JWT key (it mints service tokens).
+    "checkout": frozenset({"APP_DATABASE__URL", "APP_AUTH__JWT_SECRET"}),
+    # Signs its callbacks; no database, no tokens.
+    "payment-provider": frozenset({"APP_PAYMENTS__WEBHOOK_SECRETS"}),
+}
+# Who calls whom, by the caller's endpoint variable: caller role -> {variable: callee role}. A pair
+# is checked when both roles are in scripts/roles.
+CALLS = {
+    "command-cart": {"APP_COMMAND__PRODUCT_ENDPOINT": "command-product"},
+    "http-gateway": {"APP_HTTP__QUERY_ENDPOINT": "query",
+                     "APP_PAYMENTS__PAYMENT_ENDPOINT": "command-payment"},
+    "checkout": {"APP_CHECKOUT__CUSTOMER_ENDPOINT": "command-customer",
+                 "APP_CHECKOUT__PRODUCT_ENDPOINT": "command-product",
+                 "APP_CHECKOUT__CART_ENDPOINT": "command-cart",
+                 "APP_CHECKOUT__ORDER_ENDPOINT": "command-order",
+                 "APP_CHECKOUT__PAYMENT_ENDPOINT": "command-payment",
+                 "APP_PAYMENTS__PROVIDER_URL": "payment-provider"},
+    "payment-provider": {"APP_PAYMENTS__SIMULATOR_WEBHOOK_URL": "http-gateway"},
+}
+NAMESPACE = "commerce"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
@@ -221,7 +250,7 @@ def check(roles: list[Role], renders: dict[str, list[dict]]) -> list[str]:
             wiring_problems, read, exposed = secret_wiring(pod["spec"], secret_data)
             for problem in wiring_problems:
                 say(problem)
-            want_keys = SECRET_KEYS.get(role.name, ALL_SECRET_KEYS)
+            want_keys = SECRET_KEYS.get(role.name, DEFAULT_SECRET_KEYS)
             if read != want_keys:
                 say(f"reads {sorted(read) or 'no key'} of {SECRET} as files (APP_…_FILE variables into "
                     f"its mounted secret volume), expected {sorted(want_keys)}")
@@ -229,6 +258,105 @@ def check(roles: list[Role], renders: dict[str, list[dict]]) -> list[str]:
             if extra:
                 say(f"its {SECRET} volume exposes {sorted(extra)} beyond its keys {sorted(want_keys)}; "
                     f"mount only those with items:")
+        problems += check_calls(roles, render_name, docs, by, policies)
+    return problems
+
+
+def container_env(container: dict, by: dict[tuple[str, str], dict]) -> dict[str, str]:
+    """The plain environment of a container: its ConfigMaps (envFrom) overridden by its env."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        name = source.get("configMapRef", {}).get("name")
+        if name:
+            env |= {k: str(v) for k, v in (by.get(("ConfigMap", name)) or {}).get("data", {}).items()}
+    env |= {e["name"]: str(e["value"]) for e in container.get("env", []) if "value" in e}
+    return env
+
+
+def glob_matches(pattern: str, value: str) -> bool:
+    """Istio's path/port matching: exact, `prefix*`, `*suffix` or `*`."""
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return value.endswith(pattern[1:])
+    return value == pattern
+
+
+def allows(policy: dict, principal: str, port: int, path: str | None, method: str | None) -> bool:
+    """Whether an ALLOW policy lets `principal` call `port` (and `path`/`method`, when given)."""
+    spec = policy.get("spec", {})
+    if spec.get("action", "ALLOW") != "ALLOW":
+        return False
+    for rule in spec.get("rules", []) or []:
+        sources = [f.get("source", {}) for f in rule.get("from", [])]
+        if sources and not any(any(glob_matches(p, principal) for p in s.get("principals", []))
+                               for s in sources):
+            continue
+        operations = [t.get("operation", {}) for t in rule.get("to", [])]
+        if not operations:
+            return True
+        for op in operations:
+            if "ports" in op and str(port) not in op["ports"]:
+                continue
+            if path is not None and "paths" in op and not any(glob_matches(p, path) for p in op["paths"]):
+                continue
+            if method is not None and "methods" in op and method not in op["methods"]:
+                continue
+            return True
+    return False
+
+
+# An endpoint variable's value: http://<Service>[.<namespace>…]:<port>[/path]. gRPC endpoints have
+# no path and their policies are checked on port only; a URL with a path (the payment webhook) is
+# called with POST, and the policy must allow that method and path.
+URL = re.compile(r"http://(?P<host>[a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(?P<port>[0-9]+)(?P<path>/[^?#]*)?")
+
+
+def check_calls(roles: list[Role], render_name: str, docs: list[dict], by: dict, policies: list[dict]) -> list[str]:
+    problems = []
+    names = {r.name for r in roles}
+    for caller, variables in CALLS.items():
+        if caller not in names:
+            continue
+        deployment = by.get(("Deployment", caller))
+        if deployment is None:
+            continue  # reported with the role
+        pod = deployment["spec"]["template"]
+        containers = pod["spec"].get("containers", [])
+        env = container_env(containers[0], by) if containers else {}
+        principal = (f"cluster.local/ns/{NAMESPACE}/sa/"
+                     f"{pod['spec'].get('serviceAccountName') or 'default'}")
+        for variable, callee in sorted(variables.items()):
+            if callee not in names:
+                continue
+            say = lambda what: problems.append(
+                f"role {caller} (scripts/roles) calls {callee}, {render_name} render: {what}")
+            value = env.get(variable)
+            if value is None:
+                say(f"{variable} is not set (its local default does not reach {callee} in a cluster); "
+                    f"add it to the commerce-config ConfigMap (infra/k8s/base/kustomization.yaml)")
+                continue
+            url = URL.fullmatch(value)
+            if url is None or url["host"] != callee:
+                say(f"{variable}={value!r} is not http://{callee}:<port>[/path] (the Service of {callee})")
+                continue
+            port, path = int(url["port"]), url["path"] or None
+            service = by.get(("Service", callee))
+            if service is None or not any(p.get("port") == port for p in service["spec"].get("ports", [])):
+                say(f"{variable}={value!r}: the Service {callee} does not expose port {port}")
+                continue
+            if render_name == "base":
+                continue
+            callee_labels = (by.get(("Deployment", callee)) or {}).get("spec", {}).get(
+                "template", {}).get("metadata", {}).get("labels", {})
+            selecting = [p for p in policies
+                         if selects(p.get("spec", {}).get("selector", {}).get("matchLabels", {}), callee_labels)]
+            if not any(allows(p, principal, port, path, "POST" if path else None) for p in selecting):
+                say(f"no Istio AuthorizationPolicy of {callee} allows {principal} on port {port}"
+                    + (f", POST {path}" if path else "")
+                    + "; add a rule to infra/istio/authorization-policies.yaml")
     return problems
 
 
@@ -310,9 +438,91 @@ def self_test(roles: list[Role], renders: dict[str, list[dict]]) -> None:
             {"name": "APP_DATABASE__URL", "valueFrom": {"secretKeyRef": {"name": SECRET, "key": "APP_DATABASE__URL"}}})
         problems = check(roles, broken)
         assert any(p.startswith("Job commerce-migrate") and "secretKeyRef" in p for p in problems), problems
+    # Least privilege: a role of the default keys mounting the whole Secret again (it would see the
+    # webhook secrets), and each role with keys of its own given one key more, must fail.
+    default_role = next((r for r in roles if r.name not in SECRET_KEYS), None)
+    if default_role is not None:
+        broken = copy.deepcopy(renders)
+        for volume in deployment(broken[name], "Deployment", default_role.name)["spec"]["template"]["spec"]["volumes"]:
+            volume.get("secret", {}).pop("items", None)
+        problems = check(roles, broken)
+        assert any("exposes" in p and "APP_PAYMENTS__WEBHOOK_SECRETS" in p and default_role.name in p
+                   for p in problems), problems
+    for role_name, keys in SECRET_KEYS.items():
+        if role_name not in {r.name for r in roles}:
+            continue
+        extra_key = sorted(ALL_SECRET_KEYS - keys)[0]
+        broken = copy.deepcopy(renders)
+        for volume in deployment(broken[name], "Deployment", role_name)["spec"]["template"]["spec"]["volumes"]:
+            if is_secret(volume.get("secret", {}).get("secretName")):
+                volume["secret"]["items"].append({"key": extra_key, "path": extra_key})
+        problems = check(roles, broken)
+        assert any("exposes" in p and extra_key in p and role_name in p for p in problems), problems
+    # Calls: for every caller -> callee pair of CALLS present in scripts/roles, an endpoint variable
+    # unset, pointing at another port, and the callee's policies no longer allowing the caller must
+    # each fail; for a URL with a path (the webhook), a policy allowing another path must fail.
+    pairs = [(caller, variable, callee) for caller, variables in CALLS.items()
+             for variable, callee in variables.items()
+             if {caller, callee} <= {r.name for r in roles}]
+    policy_render = "dev" if "dev" in renders else None
+    path_calls = 0
+    for caller, variable, callee in pairs:
+        def config_of(docs: list[dict]) -> dict:
+            container = deployment(docs, "Deployment", caller)["spec"]["template"]["spec"]["containers"][0]
+            names = {s.get("configMapRef", {}).get("name") for s in container.get("envFrom", [])}
+            maps = [d for d in docs if d.get("kind") == "ConfigMap" and d["metadata"]["name"] in names
+                    and variable in d.get("data", {})]
+            if maps:
+                return maps[0]["data"]
+            return {e["name"]: e for e in container.get("env", [])}
+        mark = f"role {caller} (scripts/roles) calls {callee}, {name} render"
+        broken = copy.deepcopy(renders)
+        config_of(broken[name]).pop(variable)
+        problems = check(roles, broken)
+        assert any(p.startswith(mark) and variable in p and "not set" in p for p in problems), (variable, problems)
+        broken = copy.deepcopy(renders)
+        data = config_of(broken[name])
+        if isinstance(data.get(variable), str):
+            data[variable] = re.sub(r":[0-9]+", ":1", data[variable], count=1)
+            problems = check(roles, broken)
+            assert any(p.startswith(mark) and "does not expose port 1" in p for p in problems), (variable, problems)
+        if policy_render is None:
+            continue
+        mark = f"role {caller} (scripts/roles) calls {callee}, {policy_render} render"
+        principal = f"cluster.local/ns/{NAMESPACE}/sa/{caller}"
+        broken = copy.deepcopy(renders)
+        for doc in broken[policy_render]:
+            if doc.get("kind") == "AuthorizationPolicy":
+                for rule in doc.get("spec", {}).get("rules", []) or []:
+                    for source in rule.get("from", []):
+                        principals = source.get("source", {}).get("principals")
+                        if principals and principal in principals:
+                            principals.remove(principal)
+                            if not principals:
+                                source["source"]["principals"] = ["cluster.local/ns/elsewhere/sa/nobody"]
+        problems = check(roles, broken)
+        assert any(p.startswith(mark) and "no Istio AuthorizationPolicy" in p for p in problems), (caller, callee, problems)
+        value = container_env(deployment(renders[policy_render], "Deployment", caller)["spec"]["template"]["spec"]
+                              ["containers"][0], index(renders[policy_render])).get(variable, "")
+        url = URL.fullmatch(value)
+        if url and url["path"]:
+            broken = copy.deepcopy(renders)
+            for doc in broken[policy_render]:
+                if doc.get("kind") == "AuthorizationPolicy":
+                    for rule in doc.get("spec", {}).get("rules", []) or []:
+                        for target in rule.get("to", []):
+                            paths = target.get("operation", {}).get("paths")
+                            if paths and url["path"] in paths:
+                                target["operation"]["paths"] = [p + "-elsewhere" for p in paths]
+            problems = check(roles, broken)
+            assert any(p.startswith(mark) and f"POST {url['path']}" in p for p in problems), (caller, problems)
+            path_calls += 1
     print("check_roles self-test: a fake extra role, a lost probe, an HTTP probe on the wrong port or "
-          "path, a lost policy, a Secret back in env/envFrom, an APP_…_FILE outside the secret volume "
-          "and the HTTP gateway mounting the whole Secret are all caught")
+          "path, a lost policy, a Secret back in env/envFrom, an APP_…_FILE outside the secret volume, "
+          "a role's volume exposing a key beyond its own (the HTTP gateway, the checkout, the payment "
+          f"provider, a role mounting the whole Secret) and, for {len(pairs)} calls between roles, an "
+          f"endpoint unset or on the wrong port and a policy no longer allowing the caller (or, for "
+          f"{path_calls} URL with a path, its path) are all caught")
 
 
 def main() -> int:
@@ -337,7 +547,8 @@ def main() -> int:
         return 1
     print(f"check_roles: {len(roles)} roles x {len(renders)} renders "
           f"({', '.join(renders)}): Deployment, Service, probes, ServiceAccount and Istio policy present; "
-          f"{SECRET} read as files only")
+          f"{SECRET} read as files only, each role its own keys; calls between roles wired (endpoint "
+          f"variable, Service port, Istio policy allowing the caller)")
     if args.self_test:
         self_test(roles, renders)
     return 0

@@ -122,6 +122,14 @@ resource "random_password" "jwt" {
   special = false
 }
 
+# The payment webhook's signing secrets (docs/payments.md): the provider signs its callbacks with
+# the first, the HTTP gateway accepts any. Generated for the provider simulator (role
+# payment-provider) unless var.payment_webhook_secrets gives a real provider's.
+resource "random_password" "webhook" {
+  length  = 64
+  special = false
+}
+
 module "istio" {
   source        = "../../modules/istio"
   istio_version = var.istio_version
@@ -146,6 +154,8 @@ resource "kubernetes_secret_v1" "commerce" {
     APP_DATABASE__URL    = module.postgres.url
     APP_REDIS__URL       = module.redis.url
     APP_AUTH__JWT_SECRET = random_password.jwt.result
+    # coalesce skips the empty default: the generated secret unless a real provider's is given.
+    APP_PAYMENTS__WEBHOOK_SECRETS = coalesce(var.payment_webhook_secrets, random_password.webhook.result)
   }
   depends_on = [module.commerce]
 }

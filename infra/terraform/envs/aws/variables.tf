@@ -92,3 +92,10 @@ variable "istio_version" {
   type        = string
   default     = "1.24.2"
 }
+
+variable "payment_webhook_secrets" {
+  description = "The payment provider's webhook signing secrets, comma-separated (each at least 32 bytes; rotate by adding the new one first, switching the provider, then removing the old). Empty: a generated secret, for the provider simulator."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
