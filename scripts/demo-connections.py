@@ -50,9 +50,9 @@ ENDPOINTS = {
 }
 # Connections a role holds outside its pool (docs/connection-budget.md): the append notifier of
 # every process that appends; the relay's leadership lock (its LISTEN is inside its pool).
-DEDICATED = {f"commerce-command-{c}": 1 for c in ENDPOINTS} | {"commerce-relay": 1}
+DEDICATED = {f"commerce-command-{c}": 1 for c in ENDPOINTS} | {"commerce-relay": 1, "commerce-checkout": 1}
 # Roles without a database connection.
-NO_DATABASE = {"http-gateway"}
+NO_DATABASE = {"http-gateway", "payment-provider"}
 # Kept free for others (docs/connection-budget.md): a benchmark (two pools of the generic size),
 # an operator's psql sessions, commerce-migrate; PostgreSQL's superuser_reserved_connections come
 # on top (read from the server).

@@ -56,7 +56,7 @@ impl Default for CheckoutSettings {
             order_endpoint: "http://127.0.0.1:50054".to_owned(),
             payment_endpoint: "http://127.0.0.1:50055".to_owned(),
             call_timeout_ms: 5_000,
-            metrics_listen: "127.0.0.1:9466".to_owned(),
+            metrics_listen: "127.0.0.1:9467".to_owned(),
         }
     }
 }

@@ -40,6 +40,23 @@ pub fn money(field: &'static str, value: Option<&common::Money>) -> Result<Money
     ))
 }
 
+/// A required payment method field (the wire enum's value).
+pub fn payment_method(
+    field: &'static str,
+    value: i32,
+) -> Result<aggregates::payment::PaymentMethod, AppError> {
+    use aggregates::payment::PaymentMethod;
+    use proto::payment::PaymentMethod as Wire;
+    match Wire::try_from(value) {
+        Ok(Wire::Balance) => Ok(PaymentMethod::Balance),
+        Ok(Wire::External) => Ok(PaymentMethod::External),
+        Ok(Wire::Unspecified) | Err(_) => Err(AppError::invalid(
+            field,
+            "must be PAYMENT_METHOD_BALANCE or PAYMENT_METHOD_EXTERNAL",
+        )),
+    }
+}
+
 /// The domain money as its wire form.
 pub fn money_to_proto(money: Money) -> common::Money {
     common::Money {

@@ -209,7 +209,8 @@ fn product_writes(keys: &KeySpace, decoded: ProductEvent) -> Vec<RedisWrite> {
         })],
         ProductEvent::StockReserved { items, .. }
         | ProductEvent::StockReleased { items, .. }
-        | ProductEvent::StockCommitted { items, .. } => items.iter().map(levels).collect(),
+        | ProductEvent::StockCommitted { items, .. }
+        | ProductEvent::StockReturned { items, .. } => items.iter().map(levels).collect(),
         ProductEvent::ProductDiscontinued {
             product_id,
             discontinued_skus,

@@ -148,7 +148,8 @@ fn writes(keys: &KeySpace, event: &RecordedEvent, decoded: ProductEvent) -> Vec<
         } => vec![levels(sku_id, on_hand, reserved, available, &at)],
         ProductEvent::StockReserved { items, at, .. }
         | ProductEvent::StockReleased { items, at, .. }
-        | ProductEvent::StockCommitted { items, at, .. } => items
+        | ProductEvent::StockCommitted { items, at, .. }
+        | ProductEvent::StockReturned { items, at, .. } => items
             .iter()
             .map(|item| {
                 levels(

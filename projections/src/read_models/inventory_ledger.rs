@@ -13,6 +13,7 @@
 //! | `StockReserved` | `reserve` | 0 | +q |
 //! | `StockReleased` | `release` | 0 | −q |
 //! | `StockCommitted` | `commit` | −q | −q |
+//! | `StockReturned` | `return` | +q | 0 |
 //!
 //! Other product events (creation, SKUs added, discontinuations) move no stock: no rows.
 
@@ -66,6 +67,8 @@ pub enum Movement {
     Release,
     /// A reservation's items left stock.
     Commit,
+    /// A committed reservation's items came back on hand (a sale undone before shipping).
+    Return,
 }
 
 impl Movement {
@@ -76,6 +79,7 @@ impl Movement {
             Self::Reserve => "reserve",
             Self::Release => "release",
             Self::Commit => "commit",
+            Self::Return => "return",
         }
     }
 
@@ -85,6 +89,7 @@ impl Movement {
             "reserve" => Self::Reserve,
             "release" => Self::Release,
             "commit" => Self::Commit,
+            "return" => Self::Return,
             other => return Err(ReadError::Corrupt(format!("stock movement {other:?}"))),
         })
     }
@@ -96,6 +101,7 @@ impl Movement {
             Self::Reserve => (0, quantity),
             Self::Release => (0, -quantity),
             Self::Commit => (-quantity, -quantity),
+            Self::Return => (quantity, 0),
         }
     }
 }
@@ -155,6 +161,18 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
         } => (
             product_id,
             Movement::Commit,
+            Some(reservation_id),
+            items,
+            at,
+        ),
+        ProductEvent::StockReturned {
+            product_id,
+            reservation_id,
+            items,
+            at,
+        } => (
+            product_id,
+            Movement::Return,
             Some(reservation_id),
             items,
             at,

@@ -2,6 +2,9 @@
 //! checkout saga and the warehouse (role `service`) or an admin drive the rest of the life
 //! cycle (stock reserved, paid, shipped, refunded) and may cancel too.
 //!
+//! `Checkout` is `PlaceOrder` plus the payment method: the checkout process manager buys from
+//! there (`docs/checkout.md`).
+//!
 //! `PlaceOrder` takes its lines from the customer's cart stream (`cart-<customer id>`) as stored
 //! now, never from the request: the prices are those the cart took from the product service,
 //! so a client cannot name its own prices. The cart is read, not changed; clearing it is the
@@ -40,22 +43,28 @@ impl OrderService {
         Self { handler, carts }
     }
 
-    async fn place_order(
+    /// `PlaceOrder` (no payment method) and `Checkout` (with one): the order from the cart as
+    /// stored now.
+    async fn place<T: prost::Name>(
         &self,
-        request: &Request<PlaceOrderRequest>,
+        request: &Request<T>,
+        placement: Placement<'_>,
     ) -> Result<CommandResult, AppError> {
-        let body = request.get_ref();
         let caller = caller(request)?;
-        let customer_id = request::id("customer_id", &body.customer_id)?;
+        let customer_id = request::id("customer_id", placement.customer_id)?;
         caller.require_customer(&customer_id)?;
-        let order_id: OrderId = request::id("order_id", &body.order_id)?;
-        let context = request::context(request, caller, &body.command_id)?;
+        let order_id: OrderId = request::id("order_id", placement.order_id)?;
+        let payment_method = placement
+            .payment_method
+            .map(|value| request::payment_method("payment_method", value))
+            .transpose()?;
+        let context = request::context(request, caller, placement.command_id)?;
         // A retry after the cart was cleared must still get its original answer.
         if let Some(done) = self.handler.executed(&context, &order_id).await? {
             return Ok(done);
         }
         let cart = self.carts.load(&customer_id).await?;
-        if let Some(expected) = body.expected_cart_version
+        if let Some(expected) = placement.expected_cart_version
             && cart.version != CurrentVersion::At(expected)
         {
             return Err(AppError::Precondition(match cart.version {
@@ -68,11 +77,21 @@ impl OrderService {
         if cart.state.lines.is_empty() {
             return Err(AppError::Precondition("cart is empty".to_owned()));
         }
-        let command = OrderCommand::PlaceOrder {
-            order_id,
-            customer_id,
-            lines: cart.state.order_lines(),
-            at: Utc::now(),
+        let (lines, at) = (cart.state.order_lines(), Utc::now());
+        let command = match payment_method {
+            None => OrderCommand::PlaceOrder {
+                order_id,
+                customer_id,
+                lines,
+                at,
+            },
+            Some(payment_method) => OrderCommand::Checkout {
+                order_id,
+                customer_id,
+                lines,
+                payment_method,
+                at,
+            },
         };
         self.handler.execute(&context, &order_id, command).await
     }
@@ -94,6 +113,16 @@ impl OrderService {
             })
             .await
     }
+}
+
+/// The fields `PlaceOrder` and `Checkout` share; `payment_method` only for a checkout (the wire
+/// enum's value).
+struct Placement<'a> {
+    command_id: &'a str,
+    order_id: &'a str,
+    customer_id: &'a str,
+    expected_cart_version: Option<u64>,
+    payment_method: Option<i32>,
 }
 
 /// A service or admin may cancel any order; a customer only their own (an unknown order is left
@@ -126,8 +155,34 @@ impl order_commands_server::OrderCommands for OrderService {
         &self,
         request: Request<PlaceOrderRequest>,
     ) -> Result<Response<PlaceOrderResponse>, Status> {
-        let result = self.place_order(&request).await?;
+        let body = request.get_ref();
+        let placement = Placement {
+            command_id: &body.command_id,
+            order_id: &body.order_id,
+            customer_id: &body.customer_id,
+            expected_cart_version: body.expected_cart_version,
+            payment_method: None,
+        };
+        let result = self.place(&request, placement).await?;
         Ok(Response::new(PlaceOrderResponse {
+            result: Some(result.into()),
+        }))
+    }
+
+    async fn checkout(
+        &self,
+        request: Request<CheckoutRequest>,
+    ) -> Result<Response<CheckoutResponse>, Status> {
+        let body = request.get_ref();
+        let placement = Placement {
+            command_id: &body.command_id,
+            order_id: &body.order_id,
+            customer_id: &body.customer_id,
+            expected_cart_version: body.expected_cart_version,
+            payment_method: Some(body.payment_method),
+        };
+        let result = self.place(&request, placement).await?;
+        Ok(Response::new(CheckoutResponse {
             result: Some(result.into()),
         }))
     }

@@ -2,14 +2,15 @@
 //! saga (role `service`) or an admin initiates a payment; capture, failure and refunds are for
 //! the saga or the payment provider adapter (role `service`) or an admin.
 //!
-//! Not here yet: the external provider's HMAC-signed callback, which will capture or fail an
-//! `external` payment (a replayed or forged callback must change nothing).
+//! The external provider's HMAC-signed callbacks reach these commands through the HTTP API's
+//! webhook (`docs/payments.md`), which sends them as a service with a command id derived from
+//! the provider's event id, so a replayed callback changes nothing.
 
 use ::proto::payment as proto;
 use aggregates::{
     Aggregate, CustomerId, DomainError, Order, OrderId, Payment, PaymentId,
     order::OrderState,
-    payment::{PaymentCommand, PaymentMethod},
+    payment::PaymentCommand,
 };
 use chrono::Utc;
 use tonic::{Request, Response, Status};
@@ -57,7 +58,7 @@ impl PaymentService {
             order_id,
             customer_id,
             amount: request::money("amount", body.amount.as_ref())?,
-            method: method(body.method)?,
+            method: request::payment_method("method", body.method)?,
             at: Utc::now(),
         };
         // An order's customer is fixed when it is placed and never changes, so this load is as
@@ -81,18 +82,6 @@ fn paid_by_its_customer(order: &OrderState, customer_id: CustomerId) -> Result<(
             entity: Order::CATEGORY,
         }
         .into()),
-    }
-}
-
-/// The domain's payment method for the wire enum's value.
-fn method(value: i32) -> Result<PaymentMethod, AppError> {
-    match proto::PaymentMethod::try_from(value) {
-        Ok(proto::PaymentMethod::Balance) => Ok(PaymentMethod::Balance),
-        Ok(proto::PaymentMethod::External) => Ok(PaymentMethod::External),
-        Ok(proto::PaymentMethod::Unspecified) | Err(_) => Err(AppError::invalid(
-            "method",
-            "must be PAYMENT_METHOD_BALANCE or PAYMENT_METHOD_EXTERNAL",
-        )),
     }
 }
 

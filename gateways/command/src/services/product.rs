@@ -183,6 +183,28 @@ impl product_commands_server::ProductCommands for ProductService {
         Ok(Response::new(CommitStockResponse { result }))
     }
 
+    async fn return_stock(
+        &self,
+        request: Request<ReturnStockRequest>,
+    ) -> Result<Response<ReturnStockResponse>, Status> {
+        let body = request.get_ref();
+        let result = self
+            .execute(
+                &request,
+                &body.command_id,
+                &body.product_id,
+                SERVICE,
+                |_| {
+                    Ok(ProductCommand::ReturnStock {
+                        reservation_id: request::id("reservation_id", &body.reservation_id)?,
+                        at: Utc::now(),
+                    })
+                },
+            )
+            .await?;
+        Ok(Response::new(ReturnStockResponse { result }))
+    }
+
     async fn discontinue_product(
         &self,
         request: Request<DiscontinueProductRequest>,
