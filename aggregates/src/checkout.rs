@@ -240,7 +240,7 @@ fn close(
                 reason,
                 at,
             },
-            Phase::Refunding => CheckoutEvent::CheckoutRefunded { order_id, at },
+            Phase::Refunding { .. } => CheckoutEvent::CheckoutRefunded { order_id, at },
             _ => CheckoutEvent::CheckoutCompleted { order_id, at },
         });
     }

@@ -24,7 +24,10 @@ pub enum Phase {
         unsettled: Vec<Step>,
     },
     /// Giving money and stock back for a paid order its customer cancelled.
-    Refunding,
+    Refunding {
+        /// The order's refund reason.
+        reason: String,
+    },
     /// Paid (final, until the customer cancels before shipping).
     Completed,
     /// Compensated (final).
@@ -42,10 +45,21 @@ impl Phase {
         match self {
             Self::Running => "running",
             Self::Compensating { .. } => "compensating",
-            Self::Refunding => "refunding",
+            Self::Refunding { .. } => "refunding",
             Self::Completed => "completed",
             Self::Cancelled { .. } => "cancelled",
             Self::Refunded => "refunded",
+        }
+    }
+
+    /// The reason of a checkout being undone (compensation or refund), for the steps that carry
+    /// one (fail the payment, cancel the order, refund).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Compensating { reason, .. }
+            | Self::Cancelled { reason }
+            | Self::Refunding { reason } => Some(reason),
+            Self::Running | Self::Completed | Self::Refunded => None,
         }
     }
 
@@ -173,7 +187,11 @@ pub(super) fn evolve(state: CheckoutState, event: &CheckoutEvent) -> CheckoutSta
                 unsettled: unsettled.clone(),
             };
         }
-        CheckoutRefundStarted { .. } => checkout.phase = Phase::Refunding,
+        CheckoutRefundStarted { reason, .. } => {
+            checkout.phase = Phase::Refunding {
+                reason: reason.clone(),
+            };
+        }
         CheckoutCompleted { .. } => checkout.phase = Phase::Completed,
         CheckoutCancelled { reason, .. } => {
             checkout.phase = Phase::Cancelled {

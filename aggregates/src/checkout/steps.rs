@@ -158,7 +158,7 @@ pub fn pending(details: &CheckoutDetails) -> Vec<Step> {
                 unsettled
             }
         }
-        Phase::Refunding => details.refund(),
+        Phase::Refunding { .. } => details.refund(),
         Phase::Completed | Phase::Cancelled { .. } | Phase::Refunded => Vec::new(),
     };
     debug_assert!(steps.iter().all(|step| !details.answered(step)));
@@ -316,7 +316,7 @@ impl CheckoutDetails {
                     && self.undo().is_empty()
                     && !self.awaiting_refund()
             }
-            Phase::Refunding => self.refund().is_empty() && !self.awaiting_refund(),
+            Phase::Refunding { .. } => self.refund().is_empty() && !self.awaiting_refund(),
             Phase::Completed | Phase::Cancelled { .. } | Phase::Refunded => false,
         }
     }

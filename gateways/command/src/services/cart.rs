@@ -27,11 +27,7 @@ use crate::{
 /// The cart's owner, or an admin.
 const OWNER: Policy<CustomerId> = Policy::Target(Caller::require_customer);
 /// The cart's owner, another service of the shop, or an admin.
-const OWNER_OR_SERVICE: Policy<CustomerId> = Policy::Target(|caller, customer_id| {
-    caller
-        .require_service()
-        .or_else(|_| caller.require_customer(customer_id))
-});
+const OWNER_OR_SERVICE: Policy<CustomerId> = Policy::Target(super::owner_or_service);
 
 /// The cart command service.
 #[derive(Clone)]

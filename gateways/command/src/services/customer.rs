@@ -11,6 +11,9 @@ use crate::{auth::Caller, handler::CommandHandler, request};
 
 /// The customer's own account, or an admin.
 const OWNER: Policy<CustomerId> = Policy::Target(Caller::require_customer);
+/// The account's owner (a top-up), another service (a refund credited by the checkout process
+/// manager), or an admin.
+const OWNER_OR_SERVICE: Policy<CustomerId> = Policy::Target(super::owner_or_service);
 /// Another service of the shop, or an admin (checked once the customer id is known to be well
 /// formed, as the other policies are).
 const SERVICE: Policy<CustomerId> = Policy::Target(|caller, _| caller.require_service());
@@ -87,12 +90,18 @@ impl customer_commands_server::CustomerCommands for CustomerService {
     ) -> Result<Response<DepositBalanceResponse>, Status> {
         let body = request.get_ref();
         let result = self
-            .execute(&request, &body.command_id, &body.customer_id, OWNER, |_| {
-                Ok(CustomerCommand::DepositBalance {
-                    amount: request::money("amount", body.amount.as_ref())?,
-                    at: Utc::now(),
-                })
-            })
+            .execute(
+                &request,
+                &body.command_id,
+                &body.customer_id,
+                OWNER_OR_SERVICE,
+                |_| {
+                    Ok(CustomerCommand::DepositBalance {
+                        amount: request::money("amount", body.amount.as_ref())?,
+                        at: Utc::now(),
+                    })
+                },
+            )
             .await?;
         Ok(Response::new(DepositBalanceResponse { result }))
     }

@@ -44,6 +44,18 @@ pub(crate) enum Policy<Id> {
     Target(fn(&Caller, &Id) -> Result<(), Denied>),
 }
 
+/// The account or cart's owner, another service of the shop (the checkout process manager
+/// clears carts and credits refunds), or an admin: a [`Policy::Target`] for ids that name a
+/// customer.
+pub(crate) fn owner_or_service(
+    caller: &Caller,
+    customer_id: &aggregates::CustomerId,
+) -> Result<(), Denied> {
+    caller
+        .require_service()
+        .or_else(|_| caller.require_customer(customer_id))
+}
+
 /// A command service over one aggregate: what [`Commands::execute`] needs to know of it.
 pub(crate) trait Commands: Sync {
     /// The aggregate the service's commands act on.

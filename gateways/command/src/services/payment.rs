@@ -8,8 +8,7 @@
 
 use ::proto::payment as proto;
 use aggregates::{
-    Aggregate, CustomerId, DomainError, Order, OrderId, Payment, PaymentId,
-    order::OrderState,
+    Aggregate, CustomerId, DomainError, Order, OrderId, Payment, PaymentId, order::OrderState,
     payment::PaymentCommand,
 };
 use chrono::Utc;
