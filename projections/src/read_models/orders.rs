@@ -71,6 +71,8 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
             lines,
             total,
             at,
+            // Whether the checkout process manager took over is the `checkouts` model's concern.
+            payment_method: _,
         } => {
             let items: i64 = lines.iter().map(|line| i64::from(line.quantity)).sum();
             let rows = sqlx::query(
