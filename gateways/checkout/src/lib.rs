@@ -14,6 +14,8 @@ pub mod metrics;
 pub mod observe;
 pub mod send;
 pub mod startup;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use manager::{Manager, ManagerError};
 pub use startup::{App, StartupError};
