@@ -3,7 +3,8 @@
 //! fresh database of [`event_store::testing`]), a Redis key prefix per test, and applying
 //! recorded events to read models without the runtime.
 //!
-//! [`story`] writes the checkout story every read model test replays.
+//! [`story`] writes the checkout story every read model test replays; [`checkouts`] adds the
+//! checkout process manager's streams for the `checkouts` read model.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 use crate::{KeySpace, PostgresProjection, RedisProjection};
 
+pub mod checkouts;
 pub mod story;
 
 /// A fixed instant plus `minutes`: event times never come from the clock.
@@ -50,6 +52,11 @@ where
             state: A::State::default(),
             version: None,
         }
+    }
+
+    /// The aggregate's state after the events appended so far.
+    pub fn state(&self) -> &A::State {
+        &self.state
     }
 
     /// Decides `command`, appends the events with the expected version, folds them in.
@@ -93,7 +100,7 @@ pub struct Log {
 /// transactions would hold it back, while every append of a test has committed already.
 pub async fn all_events(store: &EventStore) -> Vec<RecordedEvent> {
     let mut events = Vec::new();
-    for category in ["customer", "product", "cart", "order", "payment"] {
+    for category in aggregates::CATEGORIES {
         let read = store.read_category(category, 0, 10_000).await;
         events.extend(read.expect("read category"));
     }

@@ -8,6 +8,7 @@
 //! | [`orders`] | PostgreSQL | order | `rm_orders`, `rm_order_lines` |
 //! | [`payments`] | PostgreSQL | payment | `rm_payments`, `rm_payment_refunds` |
 //! | [`inventory_ledger`] | PostgreSQL | product | `rm_inventory_ledger` |
+//! | [`checkouts`] | PostgreSQL | checkout | `rm_checkouts`, `rm_checkout_timeline` |
 //!
 //! [`registry`] names them all, with their stores and categories, for the other processes.
 //!
@@ -24,6 +25,7 @@ use crate::{Projection, ProjectionError, RedisWrite};
 
 pub mod cart_view;
 pub mod catalog;
+pub mod checkouts;
 pub mod customers;
 pub mod inventory_ledger;
 pub mod orders;
@@ -37,6 +39,7 @@ pub fn all() -> Vec<Projection> {
         Projection::Postgres(Arc::new(orders::Orders)),
         Projection::Postgres(Arc::new(payments::Payments)),
         Projection::Postgres(Arc::new(inventory_ledger::InventoryLedger)),
+        Projection::Postgres(Arc::new(checkouts::Checkouts)),
         Projection::Redis(Arc::new(catalog::Catalog)),
         Projection::Redis(Arc::new(cart_view::CartViewProjection)),
     ]

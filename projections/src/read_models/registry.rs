@@ -5,7 +5,7 @@
 //! consistency check reads it, so the worker and the reader cannot disagree about which tokens a
 //! model can reach or where its markers are.
 
-use aggregates::{Aggregate, Cart, Customer, Order, Payment, Product};
+use aggregates::{Aggregate, Cart, Checkout, Customer, Order, Payment, Product};
 
 /// Where a read model keeps its state and its version markers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +56,13 @@ pub const INVENTORY_LEDGER: ReadModelSpec = ReadModelSpec {
     categories: &[Product::CATEGORY],
 };
 
+/// `checkouts` (PostgreSQL): the checkout process manager's events.
+pub const CHECKOUTS: ReadModelSpec = ReadModelSpec {
+    name: "checkouts",
+    store: Store::Postgres,
+    categories: &[Checkout::CATEGORY],
+};
+
 /// `catalog` (Redis): product events.
 pub const CATALOG: ReadModelSpec = ReadModelSpec {
     name: "catalog",
@@ -71,11 +78,12 @@ pub const CART_VIEW: ReadModelSpec = ReadModelSpec {
 };
 
 /// Every read model, in the start order of [`super::all`].
-pub const ALL: [ReadModelSpec; 6] = [
+pub const ALL: [ReadModelSpec; 7] = [
     CUSTOMERS,
     ORDERS,
     PAYMENTS,
     INVENTORY_LEDGER,
+    CHECKOUTS,
     CATALOG,
     CART_VIEW,
 ];
