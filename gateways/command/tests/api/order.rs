@@ -302,14 +302,16 @@ async fn the_state_machine_refuses_commands_out_of_order() {
         .mark_paid(authed(mark_paid(order, Uuid::new_v4(), 3_000), &service))
         .await
         .unwrap();
-    // After payment only a refund undoes the order.
+    // Once shipped, only a refund undoes the order (cancelling a paid order before shipping
+    // refunds it: `a_customer_cancelling_a_paid_order_refunds_it_but_not_once_shipped`).
+    orders.ship(authed(ship(order), &service)).await.unwrap();
     assert_code(
         orders
             .cancel(authed(cancel(order), &app.customer(customer)))
             .await,
         Code::FailedPrecondition,
     );
-    assert_eq!(app.events(&order_stream(order)).await.len(), 3);
+    assert_eq!(app.events(&order_stream(order)).await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,4 +463,156 @@ async fn malformed_order_requests_are_invalid_and_unknown_orders_not_found() {
         Code::InvalidArgument,
     );
     assert_eq!(app.events(&order_stream(order)).await.len(), 1);
+}
+
+fn checkout(order: Uuid, customer: Uuid, method: proto::payment::PaymentMethod) -> CheckoutRequest {
+    CheckoutRequest {
+        command_id: cid(),
+        order_id: order.to_string(),
+        customer_id: customer.to_string(),
+        expected_cart_version: None,
+        payment_method: method.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_places_the_order_with_its_payment_method_for_the_process_manager() {
+    use proto::payment::PaymentMethod as Method;
+    let (app, customer) = customer_with_cart().await;
+    let token = app.customer(customer);
+    let mut orders = app.orders();
+    let order = Uuid::new_v4();
+    let request = checkout(order, customer, Method::External);
+    let placed = orders
+        .checkout(authed(request.clone(), &token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(result_of(placed.result).stream_id, order_stream(order));
+    // The same request again: the same answer, nothing new.
+    orders.checkout(authed(request, &token)).await.unwrap();
+    let events = app.events(&order_stream(order)).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "OrderPlaced");
+    assert_eq!(events[0].data["payment_method"], "external");
+    assert_eq!(events[0].data["total"]["amount_minor"], 3_000);
+
+    // An order placed by hand carries no payment method: no checkout starts on it.
+    let by_hand = Uuid::new_v4();
+    orders
+        .place_order(authed(place(by_hand, customer), &token))
+        .await
+        .unwrap();
+    let events = app.events(&order_stream(by_hand)).await;
+    assert!(events[0].data.get("payment_method").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_refuses_malformed_foreign_and_conflicting_requests() {
+    use proto::payment::PaymentMethod as Method;
+    let (app, customer) = customer_with_cart().await;
+    let token = app.customer(customer);
+    let mut orders = app.orders();
+
+    let unspecified = checkout(Uuid::new_v4(), customer, Method::Unspecified);
+    let status = assert_code(
+        orders.checkout(authed(unspecified, &token)).await,
+        Code::InvalidArgument,
+    );
+    assert!(status.message().contains("payment_method"), "{status:?}");
+    let unknown_method = CheckoutRequest {
+        payment_method: 42,
+        ..checkout(Uuid::new_v4(), customer, Method::Balance)
+    };
+    assert_code(
+        orders.checkout(authed(unknown_method, &token)).await,
+        Code::InvalidArgument,
+    );
+    let bad_id = CheckoutRequest {
+        order_id: "not-a-uuid".into(),
+        ..checkout(Uuid::new_v4(), customer, Method::Balance)
+    };
+    assert_code(
+        orders.checkout(authed(bad_id, &token)).await,
+        Code::InvalidArgument,
+    );
+    // Someone else's cart.
+    let stranger = app.customer(Uuid::new_v4());
+    assert_code(
+        orders
+            .checkout(authed(
+                checkout(Uuid::new_v4(), customer, Method::Balance),
+                &stranger,
+            ))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        orders
+            .checkout(tonic::Request::new(checkout(
+                Uuid::new_v4(),
+                customer,
+                Method::Balance,
+            )))
+            .await,
+        Code::Unauthenticated,
+    );
+    // A cart that changed since the customer saw it.
+    let stale = CheckoutRequest {
+        expected_cart_version: Some(0),
+        ..checkout(Uuid::new_v4(), customer, Method::Balance)
+    };
+    assert_code(
+        orders.checkout(authed(stale, &token)).await,
+        Code::FailedPrecondition,
+    );
+    // An order id that is taken.
+    let taken = Uuid::new_v4();
+    orders
+        .checkout(authed(checkout(taken, customer, Method::Balance), &token))
+        .await
+        .unwrap();
+    assert_code(
+        orders
+            .checkout(authed(checkout(taken, customer, Method::Balance), &token))
+            .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(
+        app.db.event_count().await,
+        3,
+        "2 cart events and the one order: nothing else written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_cancelling_a_paid_order_refunds_it_but_not_once_shipped() {
+    let (app, customer) = customer_with_cart().await;
+    let token = app.customer(customer);
+    let service = app.service();
+    let mut orders = app.orders();
+    let (order, shipped) = (Uuid::new_v4(), Uuid::new_v4());
+    for id in [order, shipped] {
+        orders
+            .place_order(authed(place(id, customer), &token))
+            .await
+            .unwrap();
+        orders
+            .mark_stock_reserved(authed(mark_stock_reserved(id), &service))
+            .await
+            .unwrap();
+        orders
+            .mark_paid(authed(mark_paid(id, Uuid::new_v4(), 3_000), &service))
+            .await
+            .unwrap();
+    }
+    orders.cancel(authed(cancel(order), &token)).await.unwrap();
+    let events = app.events(&order_stream(order)).await;
+    assert_eq!(events[3].event_type, "OrderRefunded");
+    assert_eq!(events[3].data["shipped"], false);
+    orders.ship(authed(ship(shipped), &service)).await.unwrap();
+    assert_code(
+        orders.cancel(authed(cancel(shipped), &token)).await,
+        Code::FailedPrecondition,
+    );
 }

@@ -355,3 +355,57 @@ async fn stock_rules_are_failed_preconditions_or_already_exists() {
     );
     assert_eq!(availability(&app, &catalog).await.available, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returning_stock_puts_a_committed_reservation_back_once_and_only_for_services() {
+    let app = spawn_app(ServiceKind::Product).await;
+    let catalog = product_with_stock(&app, 5).await;
+    let service = app.service();
+    let mut client = app.products();
+    let reservation = Uuid::new_v4();
+    client
+        .reserve_stock(authed(reserve(&catalog, reservation, 2), &service))
+        .await
+        .unwrap();
+    let back = || ReturnStockRequest {
+        command_id: cid(),
+        product_id: catalog.product_id.to_string(),
+        reservation_id: reservation.to_string(),
+    };
+    // Open, not committed: nothing to return.
+    assert_code(
+        client.return_stock(authed(back(), &service)).await,
+        Code::FailedPrecondition,
+    );
+    client
+        .commit_stock(authed(
+            CommitStockRequest {
+                command_id: cid(),
+                product_id: catalog.product_id.to_string(),
+                reservation_id: reservation.to_string(),
+            },
+            &service,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(availability(&app, &catalog).await.available, 3);
+    let customer = app.customer(Uuid::new_v4());
+    assert_code(
+        client.return_stock(authed(back(), &customer)).await,
+        Code::PermissionDenied,
+    );
+    let malformed = ReturnStockRequest {
+        reservation_id: "nope".into(),
+        ..back()
+    };
+    assert_code(
+        client.return_stock(authed(malformed, &service)).await,
+        Code::InvalidArgument,
+    );
+    client.return_stock(authed(back(), &service)).await.unwrap();
+    assert_eq!(availability(&app, &catalog).await.available, 5);
+    assert_code(
+        client.return_stock(authed(back(), &service)).await,
+        Code::FailedPrecondition,
+    );
+}
