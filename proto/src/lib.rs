@@ -8,7 +8,7 @@
 //! | [`cart`] | `commerce.cart.v1` | `CartCommands` |
 //! | [`order`] | `commerce.order.v1` | `OrderCommands` |
 //! | [`payment`] | `commerce.payment.v1` | `PaymentCommands` |
-//! | [`query`] | `commerce.query.v1` | `CatalogQueries`, `CustomerQueries`, `CartQueries`, `OrderQueries`, `PaymentQueries` |
+//! | [`query`] | `commerce.query.v1` | `CatalogQueries`, `CustomerQueries`, `CartQueries`, `OrderQueries`, `PaymentQueries`, `CheckoutQueries` |
 //!
 //! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection. [`contract`] holds
 //! the conventions of the query wire that the messages do not carry (the error-reason trailer,
@@ -92,6 +92,7 @@ mod tests {
             "commerce.query.v1.CartQueries",
             "commerce.query.v1.OrderQueries",
             "commerce.query.v1.PaymentQueries",
+            "commerce.query.v1.CheckoutQueries",
             "commerce.product.v1.ProductStock",
             "commerce.cart.v1.CartCommands",
             "commerce.order.v1.OrderCommands",

@@ -22,7 +22,7 @@ use std::sync::atomic::AtomicU64;
 /// Labels of the cache metrics.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
-    /// Which cache: `product`, `customer`, `cart`, `order`, `payment`.
+    /// Which cache: `product`, `customer`, `cart`, `order`, `payment`, `checkout`.
     pub cache: String,
 }
 

@@ -39,6 +39,8 @@ pub enum ReadModel {
     Orders,
     /// [`registry::PAYMENTS`].
     Payments,
+    /// [`registry::CHECKOUTS`].
+    Checkouts,
 }
 
 impl ReadModel {
@@ -50,6 +52,7 @@ impl ReadModel {
             Self::Customers => registry::CUSTOMERS,
             Self::Orders => registry::ORDERS,
             Self::Payments => registry::PAYMENTS,
+            Self::Checkouts => registry::CHECKOUTS,
         }
     }
 

@@ -11,6 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use projections::read_models::{
     cart_view::{CartLineView, CartView, LineProblem},
     catalog::{ProductView, SaleStatus, SkuView},
+    checkouts::{CheckoutView, TimelineEntry},
     customers::{CustomerStatus, CustomerView},
     orders::{OrderLineView, OrderView},
     payments::{PaymentView, RefundView},
@@ -157,17 +158,21 @@ pub fn order_status(name: &str) -> Option<OrderStatus> {
     OrderStatus::from_name(name)
 }
 
+fn payment_method(method: PaymentMethod) -> String {
+    match method {
+        PaymentMethod::Balance => "balance",
+        PaymentMethod::External => "external",
+    }
+    .to_owned()
+}
+
 /// A payment with its refunds.
 pub fn payment(view: &PaymentView) -> query::Payment {
     query::Payment {
         payment_id: view.payment_id.to_string(),
         order_id: view.order_id.to_string(),
         customer_id: view.customer_id.to_string(),
-        method: match view.method {
-            PaymentMethod::Balance => "balance",
-            PaymentMethod::External => "external",
-        }
-        .to_owned(),
+        method: payment_method(view.method),
         amount: Some(money(view.amount)),
         status: match view.status {
             PaymentStatus::Initiated => "initiated",
@@ -194,5 +199,33 @@ fn refund(view: &RefundView) -> query::Refund {
         total_refunded: Some(money(view.total_refunded)),
         reason: view.reason.clone(),
         refunded_at: time(view.refunded_at),
+    }
+}
+
+/// A checkout with its timeline.
+pub fn checkout(view: &CheckoutView) -> query::Checkout {
+    query::Checkout {
+        order_id: view.order_id.to_string(),
+        customer_id: view.customer_id.to_string(),
+        payment_id: view.payment_id.to_string(),
+        method: payment_method(view.method),
+        total: Some(money(view.total)),
+        status: view.status.to_owned(),
+        reason: view.reason.clone(),
+        deadline_at: time(view.deadline_at),
+        started_at: time(view.started_at),
+        updated_at: time(view.updated_at),
+        timeline: view.timeline.iter().map(timeline_entry).collect(),
+        version: view.stream_version,
+    }
+}
+
+fn timeline_entry(entry: &TimelineEntry) -> query::CheckoutTimelineEntry {
+    query::CheckoutTimelineEntry {
+        version: entry.version,
+        kind: entry.kind.clone(),
+        step: entry.step.clone(),
+        detail: entry.detail.clone(),
+        at: time(entry.at),
     }
 }

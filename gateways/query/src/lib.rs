@@ -1,7 +1,8 @@
-//! The gRPC read side of the shop (`commerce-query`): five query services —
+//! The gRPC read side of the shop (`commerce-query`): six query services —
 //! `commerce.query.v1.{CatalogQueries, CustomerQueries, CartQueries, OrderQueries,
-//! PaymentQueries}` — answered only from the read models the projection workers build (Redis:
-//! `catalog`, `cart_view`; PostgreSQL: `customers`, `orders`, `payments`), never from the log.
+//! PaymentQueries, CheckoutQueries}` — answered only from the read models the projection workers
+//! build (Redis: `catalog`, `cart_view`; PostgreSQL: `customers`, `orders`, `payments`,
+//! `checkouts`), never from the log.
 //!
 //! A query travels: interceptor (bearer token → [`auth::Caller`]) → [`services`] (checks
 //! the arguments and who may read what) → optionally [`consistency::Markers::wait`] (the

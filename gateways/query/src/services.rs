@@ -1,14 +1,17 @@
-//! The five query services over one shared [`QueryState`]: argument checks, who may read what,
+//! The six query services over one shared [`QueryState`]: argument checks, who may read what,
 //! the consistency wait, the cache and the read model's reader. The `get_*` queries share one
 //! shape, written once in the `lookup` module; the list queries page through a read model.
 //!
-//! Access: products — any authenticated caller; a customer's profile, cart, orders and
-//! payments — that customer or an admin (an order or payment is checked against its owner after
-//! it is read: another customer's id answers `PERMISSION_DENIED`, an unknown one `NOT_FOUND`).
+//! Access: products — any authenticated caller; a customer's profile, cart, orders, payments
+//! and checkouts — that customer or an admin (an order, payment or checkout is checked against
+//! its owner after it is read: another customer's id answers `PERMISSION_DENIED`, an unknown one
+//! `NOT_FOUND`); the stuck checkouts — admins (the `checkouts` module).
 
 use std::{future::Future, str::FromStr, sync::Arc, time::Duration};
 
-use aggregates::{Aggregate, Cart, Customer, CustomerId, Order, Payment, Product, ProductId};
+use aggregates::{
+    Aggregate, Cart, Checkout, Customer, CustomerId, Order, Payment, Product, ProductId,
+};
 use auth::{Caller, caller};
 use event_store::StreamId;
 use projections::{
@@ -31,6 +34,7 @@ use crate::{
     error::QueryError,
 };
 
+mod checkouts;
 mod lookup;
 
 /// Page size when a request asks for none.
@@ -50,6 +54,8 @@ pub struct QueryState {
     carts: VersionedCache<query::Cart>,
     orders: VersionedCache<query::Order>,
     payments: VersionedCache<query::Payment>,
+    checkouts: VersionedCache<query::Checkout>,
+    stuck_after: Duration,
 }
 
 /// Cache sizes and lifetimes, and the consistency wait.
@@ -61,6 +67,9 @@ pub struct Limits {
     pub cache_ttl: Duration,
     /// Longest wait for a consistency token.
     pub consistency_wait: Duration,
+    /// How far past its deadline a checkout still driven counts as stuck
+    /// (`checkout.stuck_after_secs`).
+    pub stuck_after: Duration,
 }
 
 impl QueryState {
@@ -90,6 +99,8 @@ impl QueryState {
             carts: cache(Cart::CATEGORY, limits, &metrics),
             orders: cache(Order::CATEGORY, limits, &metrics),
             payments: cache(Payment::CATEGORY, limits, &metrics),
+            checkouts: cache(Checkout::CATEGORY, limits, &metrics),
+            stuck_after: limits.stuck_after,
         }
     }
 
@@ -209,7 +220,7 @@ fn next_cursor(next: Option<impl ToString>) -> String {
     next.map(|next| next.to_string()).unwrap_or_default()
 }
 
-/// The query services; one value serves all five traits.
+/// The query services; one value serves all six traits.
 #[derive(Clone)]
 pub struct QueryServices {
     state: Arc<QueryState>,

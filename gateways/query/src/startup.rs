@@ -1,7 +1,7 @@
 //! Building and running the server: the [`App`] that `main` and the tests start alike.
 //!
 //! The process serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha) without a
-//! token ([`server::grpc`]), the five query services behind the bearer-token interceptor with a
+//! token ([`server::grpc`]), the six query services behind the bearer-token interceptor with a
 //! request size limit, and (unless disabled) `/metrics` + `/healthz` over HTTP.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
@@ -9,8 +9,8 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use auth::Authenticator;
 use proto::query::{
     cart_queries_server::CartQueriesServer, catalog_queries_server::CatalogQueriesServer,
-    customer_queries_server::CustomerQueriesServer, order_queries_server::OrderQueriesServer,
-    payment_queries_server::PaymentQueriesServer,
+    checkout_queries_server::CheckoutQueriesServer, customer_queries_server::CustomerQueriesServer,
+    order_queries_server::OrderQueriesServer, payment_queries_server::PaymentQueriesServer,
 };
 use redis::aio::ConnectionManager;
 pub use server::StartupError;
@@ -78,6 +78,7 @@ impl App {
                 cache_capacity: config.cache_capacity,
                 cache_ttl: config.cache_ttl,
                 consistency_wait: config.consistency_wait,
+                stuck_after: config.settings.checkout.stuck_after(),
             },
             cache_metrics.clone(),
             consistency_metrics.clone(),
@@ -91,7 +92,8 @@ impl App {
             CustomerQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let carts = CartQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let orders = OrderQueriesServer::new(services.clone()).max_decoding_message_size(limit);
-        let payments = PaymentQueriesServer::new(services).max_decoding_message_size(limit);
+        let payments = PaymentQueriesServer::new(services.clone()).max_decoding_message_size(limit);
+        let checkouts = CheckoutQueriesServer::new(services).max_decoding_message_size(limit);
         let server = Server::builder()
             .timeout(REQUEST_TIMEOUT)
             .trace_fn(server::grpc::request_span);
@@ -100,7 +102,8 @@ impl App {
             .add_service(InterceptedService::new(customers, auth.clone()))
             .add_service(InterceptedService::new(carts, auth.clone()))
             .add_service(InterceptedService::new(orders, auth.clone()))
-            .add_service(InterceptedService::new(payments, auth))
+            .add_service(InterceptedService::new(payments, auth.clone()))
+            .add_service(InterceptedService::new(checkouts, auth))
             .into_router(server, &[proto::FILE_DESCRIPTOR_SET])
             .await?;
         tracing::info!(%address, "query service bound");

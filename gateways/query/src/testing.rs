@@ -5,14 +5,16 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use aggregates::CustomerId;
+use aggregates::{Aggregate, CustomerId};
 use auth::{AuthConfig, ROLE_ADMIN, ROLE_CUSTOMER};
 use event_store::{Direction, RecordedEvent, StreamId, testing::TestDatabase};
 use projections::{
     read_models,
     runtime::{ProjectionMetrics, ProjectionRuntime, RetryPolicy},
     testing::{
-        Log, RedisSpace, database,
+        Log, RedisSpace,
+        checkouts::{self, CheckoutStory},
+        database,
         story::{self, Story},
     },
 };
@@ -110,6 +112,20 @@ impl World {
 }
 
 impl World {
+    /// Writes the checkout story ([`checkouts::write`]) of the story's Alice and Bob and
+    /// projects it, as the workers would.
+    pub async fn write_checkouts(&mut self) -> CheckoutStory {
+        let checkouts = checkouts::write(&mut self.log, self.story.alice, self.story.bob).await;
+        let events = self
+            .log
+            .store
+            .read_category(aggregates::Checkout::CATEGORY, 0, 10_000)
+            .await
+            .expect("read the checkouts");
+        apply(&self.runtime, &events).await;
+        checkouts
+    }
+
     /// Returns once `count` queries are waiting for their consistency token (the service found
     /// the read model behind it); panics after five seconds.
     pub async fn until_queries_wait(&self, count: i64) {

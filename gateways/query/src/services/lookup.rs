@@ -8,7 +8,7 @@ use std::fmt::Display;
 use aggregates::{Aggregate, CustomerId, OrderId, PaymentId, ProductId};
 use auth::{Caller, caller};
 use event_store::StreamId;
-use projections::read_models::{cart_view, catalog, customers, orders, payments};
+use projections::read_models::{cart_view, catalog, checkouts, customers, orders, payments};
 use proto::query;
 use tonic::{Request, Response, Status};
 
@@ -233,5 +233,37 @@ impl Lookup for query::GetPaymentRequest {
 
     fn owner(payment: &query::Payment) -> Option<&str> {
         Some(&payment.customer_id)
+    }
+}
+
+impl Lookup for query::GetCheckoutRequest {
+    type Answer = query::Checkout;
+    type Id = OrderId;
+    const MODEL: ReadModel = ReadModel::Checkouts;
+    const CATEGORY: &'static str = aggregates::Checkout::CATEGORY;
+
+    fn id(&self, _who: &Caller) -> Result<OrderId, QueryError> {
+        parse_id("order_id", &self.order_id)
+    }
+
+    fn consistency(&self) -> Option<&query::ConsistencyToken> {
+        self.consistency.as_ref()
+    }
+
+    fn cache(state: &QueryState) -> &VersionedCache<query::Checkout> {
+        &state.checkouts
+    }
+
+    async fn load(
+        state: &QueryState,
+        id: OrderId,
+        _stream: &StreamId,
+    ) -> Result<Option<(query::Checkout, Option<u64>)>, QueryError> {
+        let view = checkouts::get(&state.pool, id).await?;
+        Ok(view.map(|view| (convert::checkout(&view), Some(view.stream_version))))
+    }
+
+    fn owner(checkout: &query::Checkout) -> Option<&str> {
+        Some(&checkout.customer_id)
     }
 }
