@@ -147,3 +147,128 @@ pub fn input(event: &RecordedEvent, deadline: Duration) -> Result<Option<Input>,
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use aggregates::{
+        CustomerId, Money, PaymentId, ProductId, SkuId, money::Currency, order::PricedLine,
+        payment::PaymentMethod,
+    };
+    use chrono::{TimeZone, Utc};
+    use event_store::{EventMetadata, StreamId};
+
+    use super::*;
+
+    fn recorded(stream: &str, event: &impl DomainEvent) -> RecordedEvent {
+        RecordedEvent {
+            position: 1,
+            tx_id: 1,
+            stream_id: StreamId::parse(stream).unwrap(),
+            version: 0,
+            event_id: Uuid::from_u128(7),
+            event_type: event.event_type().to_owned(),
+            schema_version: event.schema_version(),
+            data: event.to_data(),
+            metadata: EventMetadata::default(),
+            recorded_at: Utc::now(),
+        }
+    }
+
+    fn line(product: u128, sku: u128) -> PricedLine {
+        PricedLine {
+            product_id: ProductId(Uuid::from_u128(product)),
+            sku_id: SkuId(Uuid::from_u128(sku)),
+            title: "Tent".into(),
+            unit_price: Money::new(1_000, Currency::EUR),
+            quantity: 2,
+            line_total: Money::new(2_000, Currency::EUR),
+        }
+    }
+
+    fn placed(method: Option<PaymentMethod>) -> OrderEvent {
+        OrderEvent::OrderPlaced {
+            order_id: OrderId(Uuid::from_u128(1)),
+            customer_id: CustomerId(Uuid::from_u128(2)),
+            lines: vec![line(10, 11), line(20, 21), line(10, 12)],
+            total: Money::new(6_000, Currency::EUR),
+            payment_method: method,
+            at: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_checkout_starts_from_an_order_placed_with_a_payment_method() {
+        let event = recorded("order-1", &placed(Some(PaymentMethod::Balance)));
+        let input = input(&event, Duration::from_secs(900)).unwrap().unwrap();
+        assert_eq!(input.command_id, notice_command_id(event.event_id));
+        let CheckoutCommand::Start {
+            products,
+            deadline,
+            at,
+            ..
+        } = input.command
+        else {
+            panic!("{input:?}")
+        };
+        let grouped: Vec<(u128, usize)> = products
+            .iter()
+            .map(|p| (p.product_id.0.as_u128(), p.items.len()))
+            .collect();
+        assert_eq!(grouped, [(10, 2), (20, 1)], "one reservation per product");
+        assert_eq!(deadline - at, chrono::Duration::seconds(900));
+        let by_hand = recorded("order-1", &placed(None));
+        assert!(input_of(&by_hand).is_none(), "not a checkout");
+    }
+
+    fn input_of(event: &RecordedEvent) -> Option<Input> {
+        input(event, Duration::from_secs(900)).unwrap()
+    }
+
+    #[test]
+    fn payment_facts_name_their_order_and_partial_refunds_are_not_facts() {
+        let order_id = OrderId(Uuid::from_u128(1));
+        let captured = PaymentEvent::PaymentCaptured {
+            payment_id: PaymentId(Uuid::from_u128(3)),
+            order_id,
+            amount: Money::new(6_000, Currency::EUR),
+            provider_reference: Some("ch_1".into()),
+            at: Utc::now(),
+        };
+        let input = input_of(&recorded("payment-3", &captured)).unwrap();
+        assert_eq!(input.order_id, order_id);
+        assert!(matches!(
+            input.command,
+            CheckoutCommand::Notice {
+                fact: Fact::PaymentCaptured,
+                ..
+            }
+        ));
+        let partial = PaymentEvent::PaymentRefunded {
+            payment_id: PaymentId(Uuid::from_u128(3)),
+            order_id,
+            customer_id: CustomerId(Uuid::from_u128(2)),
+            method: PaymentMethod::External,
+            amount: Money::new(1_000, Currency::EUR),
+            total_refunded: Money::new(1_000, Currency::EUR),
+            fully_refunded: false,
+            reason: "part".into(),
+            at: Utc::now(),
+        };
+        assert!(input_of(&recorded("payment-3", &partial)).is_none());
+    }
+
+    #[test]
+    fn other_categories_are_ignored_and_garbage_is_reported() {
+        let event = recorded("order-1", &placed(Some(PaymentMethod::Balance)));
+        let elsewhere = RecordedEvent {
+            stream_id: StreamId::parse("cart-1").unwrap(),
+            ..event.clone()
+        };
+        assert!(input_of(&elsewhere).is_none());
+        let garbage = RecordedEvent {
+            data: serde_json::json!({"order_id": 5}),
+            ..event
+        };
+        assert!(input(&garbage, Duration::from_secs(1)).is_err());
+    }
+}
