@@ -32,18 +32,23 @@ pub enum ErrorCode {
     InvalidArgument,
     /// 401: no valid bearer token; get a (new) token.
     Unauthenticated,
+    /// 401: a payment provider callback whose `Commerce-Signature` is missing, malformed, stale
+    /// or matches no webhook secret; the message says which. Nothing happened.
+    InvalidSignature,
     /// 403: the token does not allow this read.
     Forbidden,
     /// 404: no such resource, or no such route.
     NotFound,
     /// 405: the route exists, not with this method.
     MethodNotAllowed,
-    /// 413: the request has a body larger than 1 KiB (this API reads none).
+    /// 413: the request has a body larger than the route takes (the webhook 64 KiB; every other
+    /// route reads none and takes up to 1 KiB).
     PayloadTooLarge,
     /// 503: the read model has not yet applied the write named by `X-Consistency-Token`; the
     /// write happened: retry after `Retry-After` seconds.
     NotYetConsistent,
-    /// 503: the query service cannot be reached or is overloaded; retry after `Retry-After`.
+    /// 503: the query service (or, for the webhook, the payment service) cannot be reached or is
+    /// overloaded; retry after `Retry-After`.
     Unavailable,
     /// 504: the query service did not answer in time; retrying may help.
     Timeout,
@@ -127,6 +132,10 @@ pub enum ApiError {
     /// 401 `unauthenticated`: send a valid, unexpired bearer token of our issuer.
     #[error("{0}")]
     Unauthenticated(String),
+    /// 401 `invalid_signature`: a callback to the payment webhook whose signature is refused
+    /// (the variant says why); the provider must sign with a current secret and clock.
+    #[error("{0}")]
+    InvalidSignature(webhook::SignatureError),
     /// 403 `forbidden`: the token's subject or roles do not allow this read.
     #[error("{0}")]
     Forbidden(String),
@@ -136,7 +145,8 @@ pub enum ApiError {
     /// 405 `method_not_allowed`: use GET.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
-    /// 413 `payload_too_large`: send no body.
+    /// 413 `payload_too_large`: send a smaller body (the read routes take none); the field is
+    /// the route's limit.
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// 503 `not_yet_consistent` with `Retry-After: 1`: the write happened but is not yet
@@ -147,6 +157,11 @@ pub enum ApiError {
     /// later. The field is the detail for the log, not sent.
     #[error("query service unavailable: {0}")]
     Unavailable(String),
+    /// 503 `unavailable` with `Retry-After: 1`: the payment service is down, overloaded or
+    /// did not answer in time (the webhook's callers, payment providers, retry on a 5xx). The
+    /// field is the detail for the log, not sent.
+    #[error("payment service unavailable: {0}")]
+    PaymentServiceUnavailable(String),
     /// 504 `timeout`: no answer in time; retry later. The field is the detail for the log.
     #[error("query service timed out: {0}")]
     Timeout(String),
@@ -160,12 +175,14 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated(_) | Self::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::NotYetConsistent(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotYetConsistent(_)
+            | Self::Unavailable(_)
+            | Self::PaymentServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -176,12 +193,13 @@ impl ApiError {
         match self {
             Self::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::NotYetConsistent(_) => ErrorCode::NotYetConsistent,
-            Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::Unavailable(_) | Self::PaymentServiceUnavailable(_) => ErrorCode::Unavailable,
             Self::Timeout(_) => ErrorCode::Timeout,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -191,6 +209,9 @@ impl ApiError {
     fn public_message(&self) -> String {
         match self {
             Self::Unavailable(_) => "the query service is unavailable; retry later".to_owned(),
+            Self::PaymentServiceUnavailable(_) => {
+                "the payment service is unavailable; retry later".to_owned()
+            }
             Self::Timeout(_) => "the query service did not answer in time; retry later".to_owned(),
             Self::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
@@ -207,9 +228,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             Self::Internal(_) => tracing::error!(error = %self, "request failed"),
-            Self::Unavailable(_) | Self::Timeout(_) => {
+            Self::Unavailable(_) | Self::PaymentServiceUnavailable(_) | Self::Timeout(_) => {
                 tracing::warn!(error = %self, "request failed");
             }
+            Self::InvalidSignature(_) => tracing::info!(error = %self, "callback refused"),
             _ => tracing::debug!(error = %self, "request refused"),
         }
         let mut response = self.status().into_response();
@@ -219,11 +241,16 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            // RFC 6750: a 401 names the scheme the client should use.
+            // RFC 9110: a 401 names the scheme the client should use — the webhook's is its
+            // signature header, every other route's a bearer token (RFC 6750).
             StatusCode::UNAUTHORIZED => {
+                let scheme = match self {
+                    Self::InvalidSignature(_) => "Commerce-Signature",
+                    _ => "Bearer",
+                };
                 response
                     .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
             }
             _ => {}
         }

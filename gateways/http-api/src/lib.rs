@@ -1,5 +1,7 @@
 //! The shop's HTTP read API (`commerce-http`): JSON over the gRPC query services, for browsers,
-//! scripts and anything that does not speak gRPC.
+//! scripts and anything that does not speak gRPC; and the payment provider's webhook
+//! ([`routes::webhooks`], `docs/payments.md`), the one route that writes: a signed callback
+//! becomes one payment command.
 //!
 //! A request travels: [`middleware`] (request id, span, size and time limits, one log line,
 //! error bodies) → a handler in [`routes`], whose extractors ([`extract`]) check the bearer
@@ -12,10 +14,11 @@
 //!
 //! # Configuration
 //!
-//! The `[http]` and `[auth]` sections of the shared settings (`APP_HTTP__LISTEN`,
-//! `APP_HTTP__QUERY_ENDPOINT`, `APP_HTTP__QUERY_TIMEOUT_MS`, `APP_AUTH__…`), tabled in the
-//! README's settings table; [`HttpConfig`] is what the gateway takes of them. `--listen ADDR`
-//! overrides the address.
+//! The `[http]`, `[auth]` and `[payments]` sections of the shared settings (`APP_HTTP__LISTEN`,
+//! `APP_HTTP__QUERY_ENDPOINT`, `APP_HTTP__QUERY_TIMEOUT_MS`, `APP_AUTH__…`,
+//! `APP_PAYMENTS__WEBHOOK_SECRETS`, `APP_PAYMENTS__WEBHOOK_TOLERANCE_SECS`,
+//! `APP_PAYMENTS__PAYMENT_ENDPOINT`), tabled in the README's settings table; [`HttpConfig`] is
+//! what the gateway takes of them. `--listen ADDR` overrides the address.
 //!
 //! # Running
 //!
@@ -40,10 +43,11 @@ pub mod middleware;
 pub mod openapi;
 pub mod params;
 pub mod routes;
+pub mod service_token;
 pub mod startup;
 pub mod state;
 
-pub use config::{AuthConfig, HttpConfig};
+pub use config::{AuthConfig, HttpConfig, WebhookConfig};
 pub use error::ApiError;
 pub use routes::router;
 pub use startup::{App, StartupError};

@@ -17,11 +17,13 @@ use tracing::Instrument;
 use crate::{
     error::{ApiError, ErrorReport},
     extract::{REQUEST_ID_HEADER, RequestId},
+    routes::webhooks,
     state::AppState,
 };
 
-/// Largest request body accepted. The API reads no bodies; a GET with a body is tolerated up
-/// to this size and otherwise refused with 413.
+/// Largest request body accepted on the read routes. They read no bodies; a GET with a body is
+/// tolerated up to this size and otherwise refused with 413. The payment webhook, which reads
+/// one, has its own limit ([`webhooks::MAX_BODY_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 1024;
 
 /// The outermost layer: gives the request its id and span, enforces the limits, renders error
@@ -42,8 +44,9 @@ pub async fn request_context(
     );
     request.extensions_mut().insert(request_id.clone());
     async move {
-        let response = if body_too_large(&request) {
-            ApiError::PayloadTooLarge(MAX_BODY_BYTES).into_response()
+        let limit = body_limit(request.uri().path());
+        let response = if body_too_large(&request, limit) {
+            ApiError::PayloadTooLarge(limit).into_response()
         } else {
             match tokio::time::timeout(state.request_timeout, next.run(request)).await {
                 Ok(response) => response,
@@ -71,15 +74,24 @@ pub async fn request_context(
     .await
 }
 
-/// Whether the request announces a body over [`MAX_BODY_BYTES`]. A chunked body without a
-/// length is never read, so it costs nothing.
-fn body_too_large(request: &Request) -> bool {
+/// The largest body the route at `path` takes.
+fn body_limit(path: &str) -> usize {
+    if path == webhooks::WEBHOOK_PATH {
+        webhooks::MAX_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
+/// Whether the request announces a body over `limit`. A chunked body without a length is never
+/// read by the read routes, so it costs nothing; the webhook reads its body with the same limit.
+fn body_too_large(request: &Request, limit: usize) -> bool {
     request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|length| length.parse::<u64>().ok())
-        .is_some_and(|length| length > MAX_BODY_BYTES as u64)
+        .is_some_and(|length| length > limit as u64)
 }
 
 /// Gives an error response its JSON body: from the [`ErrorReport`] an [`ApiError`] left, or,

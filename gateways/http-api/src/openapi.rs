@@ -4,9 +4,9 @@
 //!
 //! What every route shares is added once, by [`ApiConventions`], rather than repeated on each
 //! handler: the `X-Request-Id` header (request and response), and for the token-protected routes
-//! (everything under `/api/v1/` but this document) the bearer security requirement, the
-//! `X-Consistency-Token` header and the error responses any of them can give (400, 401, 500,
-//! 503 with `Retry-After`, 504).
+//! (everything under `/api/v1/` but this document and the payment provider's webhook, which is
+//! signed instead) the bearer security requirement, the `X-Consistency-Token` header and the
+//! error responses any of them can give (400, 401, 500, 503 with `Retry-After`, 504).
 
 use std::sync::LazyLock;
 
@@ -23,7 +23,7 @@ use utoipa::{
 
 use crate::{
     error::{ErrorBody, ErrorCode, ErrorDetail},
-    routes,
+    routes::{self, webhooks::WEBHOOK_PATH},
 };
 
 /// Where the document is served.
@@ -37,8 +37,9 @@ pub const BEARER_SCHEME: &str = "bearer";
 #[openapi(
     info(
         title = "commerce read API",
-        description = "Read-only JSON API over the shop's query services. Every route under \
-            /api/v1 but this document needs `Authorization: Bearer <JWT>`. Send the \
+        description = "Read-only JSON API over the shop's query services, and the payment \
+            provider's webhook. Every route under /api/v1 but this document and the webhook \
+            (signed with `Commerce-Signature` instead) needs `Authorization: Bearer <JWT>`. Send the \
             `X-Consistency-Token: <stream_id>@<version>` a command returned to read your own \
             write; if the read model has not caught up within the wait, the answer is 503 \
             `not_yet_consistent` with `Retry-After`. Every error has the body \
@@ -52,6 +53,7 @@ pub const BEARER_SCHEME: &str = "bearer";
         (name = "orders", description = "Orders"),
         (name = "payments", description = "Payments"),
         (name = "admin", description = "Any customer's data; admin role required"),
+        (name = "webhooks", description = "Callbacks of the payment provider, signed; no bearer token"),
         (name = "probes", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),
     ),
@@ -107,12 +109,16 @@ impl Modify for ApiConventions {
             ),
         );
         for (path, item) in &mut openapi.paths.paths {
-            let protected = path.starts_with("/api/v1/") && path != OPENAPI_PATH;
+            let protected =
+                path.starts_with("/api/v1/") && path != OPENAPI_PATH && path != WEBHOOK_PATH;
             if let Some(operation) = item.get.as_mut() {
                 add_request_id(operation);
                 if protected {
                     protect(operation);
                 }
+            }
+            if let Some(operation) = item.post.as_mut() {
+                add_request_id(operation);
             }
         }
     }

@@ -16,15 +16,18 @@ pub struct App {
 }
 
 impl App {
-    /// Binds `config.listen` and builds the routes over a lazily connecting channel to
-    /// `config.query_endpoint` (the query service may start later).
+    /// Binds `config.listen` and builds the routes over lazily connecting channels to
+    /// `config.query_endpoint` and the webhook's payment endpoint (either service may start
+    /// later).
     pub async fn build(config: HttpConfig) -> Result<Self, StartupError> {
-        let state = AppState::new(&config).map_err(|source| StartupError::Endpoint {
-            endpoint: config.query_endpoint.clone(),
-            source,
-        })?;
+        let state = AppState::new(&config)?;
         let (listener, address) = server::listener::bind(config.listen).await?;
-        tracing::info!(%address, query_endpoint = %config.query_endpoint, "http gateway bound");
+        tracing::info!(
+            %address,
+            query_endpoint = %config.query_endpoint,
+            payment_endpoint = %config.webhook.payment_endpoint,
+            "http gateway bound"
+        );
         Ok(Self {
             listener,
             address,

@@ -9,6 +9,7 @@ use proto::query::{
     customer_queries_client::CustomerQueriesClient, order_queries_client::OrderQueriesClient,
     payment_queries_client::PaymentQueriesClient,
 };
+use proto::query::checkout_queries_client::CheckoutQueriesClient;
 use tonic::{
     Response, Status,
     transport::{Channel, Endpoint},
@@ -45,6 +46,8 @@ pub struct QueryClients {
     pub orders: OrderQueriesClient<Channel>,
     /// `PaymentQueries`.
     pub payments: PaymentQueriesClient<Channel>,
+    /// `CheckoutQueries`.
+    pub checkouts: CheckoutQueriesClient<Channel>,
     /// `grpc.health.v1.Health` of the query service.
     pub health: HealthClient<Channel>,
 }
@@ -58,6 +61,7 @@ impl QueryClients {
             carts: CartQueriesClient::new(channel.clone()),
             orders: OrderQueriesClient::new(channel.clone()),
             payments: PaymentQueriesClient::new(channel.clone()),
+            checkouts: CheckoutQueriesClient::new(channel.clone()),
             health: HealthClient::new(channel),
         }
     }

@@ -11,10 +11,13 @@
 //! | `GET /api/v1/orders/{order_id}` | `OrderQueries.GetOrder` | the order's customer or an admin |
 //! | `GET /api/v1/payments?limit=&cursor=` | `PaymentQueries.ListPayments` | a customer, own |
 //! | `GET /api/v1/payments/{payment_id}` | `PaymentQueries.GetPayment` | the payment's customer or an admin |
+//! | `GET /api/v1/orders/{order_id}/checkout` | `CheckoutQueries.GetCheckout` | the order's customer or an admin |
 //! | `GET /api/v1/admin/customers/{customer_id}` (`/cart`, `/orders`, `/payments`) | as above | an admin |
+//! | `GET /api/v1/admin/checkouts/stuck?limit=&cursor=` | `CheckoutQueries.ListStuckCheckouts` | an admin |
 //! | `GET /healthz`, `GET /readyz`, `GET /api/v1/openapi.json` | — | anyone |
 
 pub mod carts;
+pub mod checkouts;
 pub mod customers;
 pub mod health;
 pub mod orders;
@@ -54,6 +57,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(carts::admin_cart))
         .routes(routes!(orders::admin_orders))
         .routes(routes!(payments::admin_payments))
+        .routes(routes!(checkouts::get_checkout))
+        .routes(routes!(checkouts::stuck_checkouts))
 }
 
 /// The whole HTTP API over `state`, middleware included; what the server and the tests serve.

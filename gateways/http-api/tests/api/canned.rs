@@ -1,11 +1,15 @@
 //! The fake query service's canned data: two customers, one product, A's cart, two orders of
-//! A and one of B, a payment each; and the ids that make the fake misbehave on purpose.
+//! A and one of B, a payment each, a checkout of A's first order and of B's; and the ids that
+//! make the fake misbehave on purpose.
 
 use std::time::Duration;
 
 use proto::{
     common::Money,
-    query::{Cart, CartLine, Customer, Order, OrderLine, OrderTimeline, Payment, Product, Sku},
+    query::{
+        Cart, CartLine, Checkout, CheckoutTimelineEntry, Customer, Order, OrderLine, OrderTimeline,
+        Payment, Product, Sku,
+    },
 };
 
 pub const PRODUCT: &str = "11111111-1111-4111-8111-111111111111";
@@ -147,4 +151,46 @@ pub fn cart() -> Cart {
         valid: true,
         updated_at: Some("2026-01-02T00:00:00Z".into()),
     }
+}
+
+pub fn checkout(order_id: &str, customer_id: &str, status: &str) -> Checkout {
+    Checkout {
+        order_id: order_id.into(),
+        customer_id: customer_id.into(),
+        payment_id: PAYMENT_A1.into(),
+        method: "balance".into(),
+        total: eur(5000),
+        status: status.into(),
+        deadline_at: "2026-01-03T00:15:00Z".into(),
+        started_at: "2026-01-03T00:00:00Z".into(),
+        updated_at: "2026-01-03T00:00:01Z".into(),
+        timeline: vec![
+            CheckoutTimelineEntry {
+                version: 0,
+                kind: "CheckoutStarted".into(),
+                at: "2026-01-03T00:00:00Z".into(),
+                ..CheckoutTimelineEntry::default()
+            },
+            CheckoutTimelineEntry {
+                version: 1,
+                kind: "CheckoutStepSucceeded".into(),
+                step: Some(format!("reserve:{PRODUCT}")),
+                detail: None,
+                at: "2026-01-03T00:00:01Z".into(),
+            },
+        ],
+        version: 1,
+        ..Checkout::default()
+    }
+}
+
+/// A's first order is checking out; B's is stuck compensating.
+pub fn checkouts() -> Vec<Checkout> {
+    vec![
+        checkout(ORDER_A1, CUSTOMER_A, "running"),
+        Checkout {
+            reason: Some("deadline passed".into()),
+            ..checkout(ORDER_B1, CUSTOMER_B, "compensating")
+        },
+    ]
 }

@@ -1,4 +1,4 @@
-//! An in-process stand-in for the query service: the five generated query traits over canned
+//! An in-process stand-in for the query service: the six generated query traits over canned
 //! data, behind the real bearer-token interceptor, plus the standard health service.
 //!
 //! It behaves as the contract says the real one does where the gateway depends on it —
@@ -14,12 +14,14 @@ use std::{
 
 use auth::{AuthConfig, Authenticator, Caller};
 use proto::query::{
-    Cart, ConsistencyToken, Customer, GetCartRequest, GetCustomerRequest, GetOrderRequest,
-    GetPaymentRequest, GetProductRequest, ListOrdersRequest, ListOrdersResponse,
-    ListPaymentsRequest, ListPaymentsResponse, ListProductsRequest, ListProductsResponse, Order,
-    Payment, Product,
+    Cart, Checkout, ConsistencyToken, Customer, GetCartRequest, GetCheckoutRequest,
+    GetCustomerRequest, GetOrderRequest, GetPaymentRequest, GetProductRequest, ListOrdersRequest,
+    ListOrdersResponse, ListPaymentsRequest, ListPaymentsResponse, ListProductsRequest,
+    ListProductsResponse, ListStuckCheckoutsRequest, ListStuckCheckoutsResponse, Order, Payment,
+    Product,
     cart_queries_server::{CartQueries, CartQueriesServer},
     catalog_queries_server::{CatalogQueries, CatalogQueriesServer},
+    checkout_queries_server::{CheckoutQueries, CheckoutQueriesServer},
     customer_queries_server::{CustomerQueries, CustomerQueriesServer},
     order_queries_server::{OrderQueries, OrderQueriesServer},
     payment_queries_server::{PaymentQueries, PaymentQueriesServer},
@@ -117,7 +119,11 @@ impl FakeQueryService {
                 interceptor.clone(),
             ))
             .add_service(InterceptedService::new(
-                PaymentQueriesServer::new(fake),
+                PaymentQueriesServer::new(fake.clone()),
+                interceptor.clone(),
+            ))
+            .add_service(InterceptedService::new(
+                CheckoutQueriesServer::new(fake),
                 interceptor,
             ));
         tokio::spawn(async move {
@@ -406,5 +412,57 @@ impl PaymentQueries for Fake {
             .ok_or_else(|| Status::not_found(format!("no payment {}", message.payment_id)))?;
         caller.require_customer(&payment.customer_id)?;
         Ok(Response::new(payment))
+    }
+}
+
+#[tonic::async_trait]
+impl CheckoutQueries for Fake {
+    async fn get_checkout(
+        &self,
+        request: Request<GetCheckoutRequest>,
+    ) -> Result<Response<Checkout>, Status> {
+        let message = request.get_ref().clone();
+        let caller = self.receive(
+            "GetCheckout",
+            &request,
+            Seen {
+                consistency: message.consistency.clone(),
+                id: message.order_id.clone(),
+                ..Seen::default()
+            },
+        )?;
+        let checkout = checkouts()
+            .into_iter()
+            .find(|c| c.order_id == message.order_id)
+            .ok_or_else(|| Status::not_found(format!("no checkout {}", message.order_id)))?;
+        caller.require_customer(&checkout.customer_id)?;
+        Ok(Response::new(checkout))
+    }
+
+    async fn list_stuck_checkouts(
+        &self,
+        request: Request<ListStuckCheckoutsRequest>,
+    ) -> Result<Response<ListStuckCheckoutsResponse>, Status> {
+        let message = request.get_ref().clone();
+        let caller = self.receive(
+            "ListStuckCheckouts",
+            &request,
+            Seen {
+                consistency: message.consistency.clone(),
+                limit: message.limit,
+                cursor: message.cursor.clone(),
+                ..Seen::default()
+            },
+        )?;
+        caller.require_admin()?;
+        check_cursor(&message.cursor)?;
+        let checkouts = checkouts()
+            .into_iter()
+            .filter(|c| c.status == "compensating")
+            .collect();
+        Ok(Response::new(ListStuckCheckoutsResponse {
+            checkouts,
+            next_cursor: String::new(),
+        }))
     }
 }

@@ -230,7 +230,8 @@ pub fn protected_routes() -> Vec<(String, String)> {
         ("/api/v1/orders".to_owned(), customer.clone()),
         (format!("/api/v1/orders/{ORDER_A1}"), customer.clone()),
         ("/api/v1/payments".to_owned(), customer.clone()),
-        (format!("/api/v1/payments/{PAYMENT_A1}"), customer),
+        (format!("/api/v1/payments/{PAYMENT_A1}"), customer.clone()),
+        (format!("/api/v1/orders/{ORDER_A1}/checkout"), customer),
         (
             format!("/api/v1/admin/customers/{CUSTOMER_A}"),
             admin.clone(),
@@ -245,7 +246,8 @@ pub fn protected_routes() -> Vec<(String, String)> {
         ),
         (
             format!("/api/v1/admin/customers/{CUSTOMER_A}/payments"),
-            admin,
+            admin.clone(),
         ),
+        ("/api/v1/admin/checkouts/stuck".to_owned(), admin),
     ]
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod canned;
 mod carts;
+mod checkouts;
 mod consistency;
 mod customers;
 mod errors;

@@ -2,7 +2,7 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const ROUTES: [&str; 15] = [
+const ROUTES: [&str; 17] = [
     "/api/v1/products",
     "/api/v1/products/{product_id}",
     "/api/v1/me",
@@ -15,6 +15,8 @@ const ROUTES: [&str; 15] = [
     "/api/v1/admin/customers/{customer_id}/cart",
     "/api/v1/admin/customers/{customer_id}/orders",
     "/api/v1/admin/customers/{customer_id}/payments",
+    "/api/v1/orders/{order_id}/checkout",
+    "/api/v1/admin/checkouts/stuck",
     "/healthz",
     "/readyz",
     "/api/v1/openapi.json",

@@ -10,6 +10,11 @@ pub const MAX_TEXT_LEN: usize = 200;
 
 /// What happened at the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(as = PaymentCallbackType)
+)]
 pub enum EventType {
     /// The charge was created and awaits its outcome; informational (our webhook ignores it).
     #[serde(rename = "charge.pending")]
@@ -48,6 +53,7 @@ impl EventType {
 
 /// One callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PaymentCallback))]
 pub struct Event {
     /// The provider's id of the event, `evt_…`; the same for every delivery of it.
     pub id: String,
@@ -62,6 +68,7 @@ pub struct Event {
 
 /// The charge (or refund) an [`Event`] is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PaymentCallbackData))]
 pub struct EventData {
     /// Our payment's id, as the charge was created with.
     pub payment_id: Uuid,
