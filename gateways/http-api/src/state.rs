@@ -1,22 +1,27 @@
 //! What every handler shares: the token checker, the clients of the query services and the
-//! deadlines; and the one way a handler calls a query service.
+//! deadlines; and the one way a handler calls a query service. The payment provider's webhook
+//! has its own part, [`WebhookState`].
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use auth::Authenticator;
+use proto::payment::payment_commands_client::PaymentCommandsClient;
+use proto::query::checkout_queries_client::CheckoutQueriesClient;
 use proto::query::{
     cart_queries_client::CartQueriesClient, catalog_queries_client::CatalogQueriesClient,
     customer_queries_client::CustomerQueriesClient, order_queries_client::OrderQueriesClient,
     payment_queries_client::PaymentQueriesClient,
 };
-use proto::query::checkout_queries_client::CheckoutQueriesClient;
+use settings::SecretString;
 use tonic::{
     Response, Status,
     transport::{Channel, Endpoint},
 };
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::{config::HttpConfig, error::ApiError};
+use crate::{
+    config::HttpConfig, error::ApiError, service_token::ServiceToken, startup::StartupError,
+};
 
 /// The handlers' shared state. Cheap to clone.
 #[derive(Clone)]
@@ -29,6 +34,22 @@ pub struct AppState {
     pub query_timeout: Duration,
     /// Longest a whole HTTP request may take.
     pub request_timeout: Duration,
+    /// What the payment provider's webhook needs.
+    pub webhook: WebhookState,
+}
+
+/// What the payment provider's webhook needs: the secrets a callback may be signed with, the
+/// tolerance of its timestamp, and a client of the payment service with the token to call it.
+#[derive(Clone)]
+pub struct WebhookState {
+    /// Every valid signing secret.
+    pub secrets: Arc<[SecretString]>,
+    /// How far a callback's timestamp may be from now.
+    pub tolerance: Duration,
+    /// `PaymentCommands`, on a lazily connecting channel of its own.
+    pub payments: PaymentCommandsClient<Channel>,
+    /// The service token the calls carry.
+    pub token: ServiceToken,
 }
 
 /// A client of each query service and of the health service, all on one channel: the five
@@ -68,22 +89,40 @@ impl QueryClients {
 }
 
 impl AppState {
-    /// The state for `config`, with a lazily connecting channel: the gateway starts (and
-    /// `/readyz` says 503) while the query service is down, and reconnects by itself.
-    pub fn new(config: &HttpConfig) -> Result<Self, tonic::transport::Error> {
-        let query = Endpoint::from_shared(config.query_endpoint.clone())?
-            .connect_timeout(config.query_timeout)
-            .connect_lazy();
-        Ok(Self::with_channel(config, query))
+    /// The state for `config`, with lazily connecting channels: the gateway starts (and
+    /// `/readyz` says 503) while the query service is down, the webhook answers 503 while the
+    /// payment service is, and both reconnect by themselves.
+    pub fn new(config: &HttpConfig) -> Result<Self, StartupError> {
+        let lazy = |endpoint: &String| {
+            Endpoint::from_shared(endpoint.clone())
+                .map(|endpoint| {
+                    endpoint
+                        .connect_timeout(config.query_timeout)
+                        .connect_lazy()
+                })
+                .map_err(|source| StartupError::Endpoint {
+                    endpoint: endpoint.clone(),
+                    source,
+                })
+        };
+        let query = lazy(&config.query_endpoint)?;
+        let payments = lazy(&config.webhook.payment_endpoint)?;
+        Ok(Self::with_channels(config, query, payments))
     }
 
-    /// The state for `config` over an existing channel.
-    pub fn with_channel(config: &HttpConfig, query: Channel) -> Self {
+    /// The state for `config` over existing channels to the query and payment services.
+    pub fn with_channels(config: &HttpConfig, query: Channel, payments: Channel) -> Self {
         Self {
             auth: Authenticator::new(&config.auth),
             query: QueryClients::new(query),
             query_timeout: config.query_timeout,
             request_timeout: config.request_timeout(),
+            webhook: WebhookState {
+                secrets: config.webhook.secrets.clone().into(),
+                tolerance: config.webhook.tolerance,
+                payments: PaymentCommandsClient::new(payments),
+                token: ServiceToken::new(config.auth.clone()),
+            },
         }
     }
 

@@ -1,5 +1,7 @@
-//! The routes, one file per resource; each handler checks who may read, validates its
-//! parameters and asks one query service. [`api`] lists them, [`router`] adds the middleware.
+//! The routes, one file per resource; each read handler checks who may read, validates its
+//! parameters and asks one query service; the payment provider's webhook ([`webhooks`]) checks
+//! the callback's signature and sends one payment command. [`api`] lists them, [`router`] adds
+//! the middleware.
 //!
 //! | route | query | who |
 //! |---|---|---|
@@ -14,6 +16,7 @@
 //! | `GET /api/v1/orders/{order_id}/checkout` | `CheckoutQueries.GetCheckout` | the order's customer or an admin |
 //! | `GET /api/v1/admin/customers/{customer_id}` (`/cart`, `/orders`, `/payments`) | as above | an admin |
 //! | `GET /api/v1/admin/checkouts/stuck?limit=&cursor=` | `CheckoutQueries.ListStuckCheckouts` | an admin |
+//! | `POST /api/v1/webhooks/payments` | `PaymentCommands.Capture` / `Fail` / `Refund` | the payment provider (signed callback, no token) |
 //! | `GET /healthz`, `GET /readyz`, `GET /api/v1/openapi.json` | — | anyone |
 
 pub mod carts;
@@ -23,8 +26,9 @@ pub mod health;
 pub mod orders;
 pub mod payments;
 pub mod products;
+pub mod webhooks;
 
-use axum::{Router, middleware::from_fn_with_state};
+use axum::{Router, extract::DefaultBodyLimit, middleware::from_fn_with_state};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -59,6 +63,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::admin_payments))
         .routes(routes!(checkouts::get_checkout))
         .routes(routes!(checkouts::stuck_checkouts))
+        .routes(routes!(webhooks::payment_callback))
 }
 
 /// The whole HTTP API over `state`, middleware included; what the server and the tests serve.
@@ -67,6 +72,9 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(no_such_route)
         .method_not_allowed_fallback(method_not_allowed)
+        // Only the webhook reads a body; the middleware refuses larger announced lengths on every
+        // route at once, this bounds a body sent without a length as it is read.
+        .layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES))
         .layer(from_fn_with_state(state.clone(), request_context))
         .with_state(state)
 }

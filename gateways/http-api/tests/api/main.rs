@@ -1,6 +1,7 @@
 //! Router tests of the HTTP gateway: the real router and middleware, in front of an in-process
 //! fake query service ([`fake`]) over canned data ([`canned`]) that checks the forwarded token and records what it received.
-//! [`full_stack`] puts the gateway in front of the real query service over real read models.
+//! [`full_stack`] puts the gateway in front of the real query service over real read models;
+//! [`webhooks`] the payment webhook in front of the real payment command service.
 
 mod auth;
 mod canned;
@@ -19,3 +20,4 @@ mod payments;
 mod products;
 mod request_id;
 mod server;
+mod webhooks;

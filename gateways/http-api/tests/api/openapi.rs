@@ -22,6 +22,9 @@ const ROUTES: [&str; 17] = [
     "/api/v1/openapi.json",
 ];
 
+/// The one route that takes a POST: the payment provider's webhook.
+const WEBHOOK: &str = "/api/v1/webhooks/payments";
+
 async fn document(app: &TestApp) -> Value {
     let response = app.get("/api/v1/openapi.json", None).await;
     assert_eq!(response.headers["content-type"], "application/json");
@@ -44,12 +47,62 @@ async fn the_document_is_openapi_3_1_listing_every_route_and_nothing_else() {
         .map(String::as_str)
         .collect();
     let mut expected = ROUTES.to_vec();
+    expected.push(WEBHOOK);
     documented.sort_unstable();
     expected.sort_unstable();
     assert_eq!(documented, expected);
     for path in ROUTES {
         assert!(doc["paths"][path]["get"].is_object(), "{path} has a GET");
     }
+    assert!(doc["paths"][WEBHOOK]["post"].is_object());
+    assert!(doc["paths"][WEBHOOK].get("get").is_none());
+}
+
+#[tokio::test]
+async fn the_webhook_is_documented_signed_not_bearer_protected_with_its_body_and_answers() {
+    let app = TestApp::start().await;
+    let doc = document(&app).await;
+    let post = &doc["paths"][WEBHOOK]["post"];
+    assert!(post.get("security").is_none(), "no bearer token: {post:#}");
+    let headers: Vec<&str> = post["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in"] == "header")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(headers, ["Commerce-Signature", "X-Request-Id"]);
+    let body = &post["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(body, "#/components/schemas/PaymentCallback");
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "PaymentCallback",
+        "PaymentCallbackData",
+        "PaymentCallbackType",
+        "WebhookReceipt",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    let types = &schemas["PaymentCallbackType"]["enum"];
+    assert_eq!(
+        types,
+        &serde_json::json!([
+            "charge.pending",
+            "charge.succeeded",
+            "charge.failed",
+            "refund.succeeded"
+        ])
+    );
+    for status in ["200", "400", "401", "404", "413", "500", "503"] {
+        assert!(post["responses"][status].is_object(), "documents {status}");
+    }
+    assert!(
+        schemas["ErrorCode"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|code| code == "invalid_signature")
+    );
 }
 
 #[tokio::test]
