@@ -3,7 +3,9 @@
 against the HTTP read API.
 
 Registers a customer, creates a product with a SKU, restocks it and adds it to the customer's
-cart, printing each call and its consistency token. Uses grpc-requests (PyPI), a reflection
+cart, printing each call and its consistency token; then the customer buys with one `Checkout`
+call, by balance and then by the external provider (its simulator), and follows each purchase
+over HTTP until the checkout process manager has completed it. Uses grpc-requests (PyPI), a reflection
 client: no .proto files needed. Tokens come from `commerce-token`.
 
 With DEMO_HTTP (the gateway's base URL), each command is followed by a read through the HTTP
@@ -35,7 +37,9 @@ ENDPOINTS = {
     "customer": os.environ.get("DEMO_CUSTOMER", "127.0.0.1:50051"),
     "product": os.environ.get("DEMO_PRODUCT", "127.0.0.1:50052"),
     "cart": os.environ.get("DEMO_CART", "127.0.0.1:50053"),
+    "order": os.environ.get("DEMO_ORDER", "127.0.0.1:50054"),
 }
+PROVIDER = os.environ.get("DEMO_PROVIDER", "http://127.0.0.1:8090")
 
 
 def token(subject, role, ttl=3600):
@@ -101,6 +105,67 @@ def expect_status(code, fn):
     raise AssertionError(f"expected {code.name}")
 
 
+def wait_for_checkout(order_id, bearer, patience=60):
+    """Polls the order's checkout over HTTP until it is completed or final; returns it."""
+    deadline = time.time() + patience
+    while True:
+        request = urllib.request.Request(f"{HTTP}/api/v1/orders/{order_id}/checkout",
+                                         headers={"Authorization": f"Bearer {bearer}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body = json.load(response)
+            if body["status"] in ("completed", "cancelled", "refunded"):
+                print(f"> GET /api/v1/orders/{order_id}/checkout")
+                print(f"< 200 status={body['status']} reason={body.get('reason')} steps="
+                      + ",".join(e.get("step") or e["kind"] for e in body["timeline"]))
+                return body
+        except urllib.error.HTTPError as err:
+            if err.code not in (404, 503):  # not started yet / not yet consistent
+                raise AssertionError(f"checkout of {order_id}: {err.code} {err.read()[:300]}")
+        assert time.time() < deadline, f"checkout of {order_id} did not finish in {patience} s"
+        time.sleep(0.2)
+
+
+def buy(customer_id, product_id, sku_id, customer, admin):
+    """The cart (2 × 19.99) bought by balance, then one more item by the external provider."""
+    order_id = str(uuid.uuid4())
+    placed = call("commerce.order.v1.OrderCommands", "Checkout",
+                  {"command_id": str(uuid.uuid4()), "order_id": order_id, "customer_id": customer_id,
+                   "payment_method": "PAYMENT_METHOD_BALANCE"}, customer)
+    assert placed["result"]["stream_id"] == f"order-{order_id}", placed
+    order = http_get(f"/api/v1/orders/{order_id}", customer, consistency(placed))
+    assert order["total"]["amount_minor"] == 3998, order
+    done = wait_for_checkout(order_id, customer)
+    assert done["status"] == "completed", done
+    order = http_get(f"/api/v1/orders/{order_id}", customer)
+    assert order["status"] == "paid", order
+    # The checkout's own token: a read that must show at least that version.
+    http_get(f"/api/v1/orders/{order_id}/checkout", customer, f"checkout-{order_id}@{done['version']}")
+
+    added = call("commerce.cart.v1.CartCommands", "AddItem",
+                 {"command_id": str(uuid.uuid4()), "customer_id": customer_id,
+                  "product_id": product_id, "sku_id": sku_id, "quantity": 1}, customer)
+    http_get("/api/v1/cart", customer, consistency(added))
+    external = str(uuid.uuid4())
+    script = urllib.request.Request(f"{PROVIDER}/v1/scripts/{external}", method="PUT",
+                                    data=json.dumps({"outcome": "approve", "delay_ms": 100}).encode(),
+                                    headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(script, timeout=10).close()
+    placed = call("commerce.order.v1.OrderCommands", "Checkout",
+                  {"command_id": str(uuid.uuid4()), "order_id": external, "customer_id": customer_id,
+                   "payment_method": "PAYMENT_METHOD_EXTERNAL"}, customer)
+    http_get(f"/api/v1/orders/{external}", customer, consistency(placed))
+    done = wait_for_checkout(external, customer)
+    assert done["status"] == "completed", done
+    steps = [e.get("step") for e in done["timeline"]]
+    assert "charge" in steps and "debit-balance" not in steps, steps
+    order = http_get(f"/api/v1/orders/{external}", customer)
+    assert order["status"] == "paid", order
+    with urllib.request.urlopen(f"{PROVIDER}/v1/deliveries?order_id={external}", timeout=10) as r:
+        deliveries = json.load(r)
+    print(f"< provider deliveries: {json.dumps(deliveries)[:300]}")
+
+
 def main():
     customer_id = str(uuid.uuid4())
     product_id, sku_id = str(uuid.uuid4()), str(uuid.uuid4())
@@ -161,6 +226,8 @@ def main():
             cart = http_get("/api/v1/cart", customer, consistency(added))
             assert [(line["sku_id"], line["quantity"]) for line in cart["lines"]] == [(sku_id, 2)], cart
             assert cart["valid"] and cart["total"]["amount_minor"] == 3998, cart
+        if os.environ.get("DEMO_SKIP_CHECKOUT") != "1":
+            buy(customer_id, product_id, sku_id, customer, admin)
     if os.environ.get("DEMO_WRITE_ENV"):
         # For scripts/run's curl examples: who the demo customer is, and a day-long token.
         with open(os.environ["DEMO_WRITE_ENV"], "w") as out:

@@ -333,3 +333,195 @@ async fn script(stack: &Stack, order: OrderId, script: serde_json::Value) {
         .expect("the provider answers");
     assert!(response.status().is_success(), "{}", response.status());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn external_payments_and_their_callbacks_end_to_end() {
+    let stack = Stack::start(StackOptions::default()).await;
+    let ada = Uuid::new_v4();
+    stack.customer(ada, 0).await;
+    let (tent, sku) = stack.product(2_500, 10).await;
+
+    // Approved by the provider, with every callback delivered twice and a stale
+    // `charge.pending` after the success: one capture, completed.
+    let mut approved = Vec::new();
+    for script_body in [
+        serde_json::json!({"outcome": "approve"}),
+        serde_json::json!({"outcome": "approve", "duplicate": true}),
+        serde_json::json!({"outcome": "approve", "out_of_order": true}),
+    ] {
+        stack.add_to_cart(ada, tent, sku, 1).await;
+        let bought = order();
+        script(&stack, bought, script_body.clone()).await;
+        stack
+            .checkout(ada, bought, PaymentMethod::External, None)
+            .await
+            .unwrap();
+        let state = stack.settled(bought, SETTLE).await;
+        assert_eq!(state.phase, Phase::Completed, "{script_body}: {state:?}");
+        let payment = payment_stream(bought);
+        assert_eq!(stack.count_events(&payment, "PaymentCaptured").await, 1);
+        assert_eq!(stack.count_events(&payment, "PaymentFailed").await, 0);
+        approved.push(bought);
+    }
+    assert_eq!(stack.stock(tent, sku).await, (7, 0));
+
+    // Declined: stock released, order cancelled with the provider's reason.
+    stack.add_to_cart(ada, tent, sku, 2).await;
+    let declined = order();
+    script(
+        &stack,
+        declined,
+        serde_json::json!({"outcome": "decline", "decline_reason": "card declined"}),
+    )
+    .await;
+    stack
+        .checkout(ada, declined, PaymentMethod::External, None)
+        .await
+        .unwrap();
+    let state = stack.settled(declined, SETTLE).await;
+    let Phase::Cancelled { reason } = &state.phase else {
+        panic!("{state:?}")
+    };
+    assert!(reason.contains("declined"), "{reason}");
+    assert_eq!(stack.stock(tent, sku).await, (7, 0));
+
+    // Our own callbacks for a charge the provider holds back: forged, stale and future ones
+    // change nothing; the valid one captures; the same one again changes nothing more.
+    let waiting = order();
+    script(
+        &stack,
+        waiting,
+        serde_json::json!({"outcome": "approve", "delay_ms": 600_000}),
+    )
+    .await;
+    stack
+        .checkout(ada, waiting, PaymentMethod::External, None)
+        .await
+        .unwrap();
+    wait_until(
+        Instant::now() + SETTLE,
+        "the charge was asked for",
+        || async {
+            stack
+                .checkout_state(waiting)
+                .await
+                .is_some_and(|c| c.succeeded(&Step::Charge))
+        },
+    )
+    .await;
+    let payment = aggregates::checkout::payment_id(waiting);
+    let success = callback(waiting, "charge.succeeded", None);
+    let now = chrono::Utc::now().timestamp();
+    let secret = b"a-secret-that-is-not-ours-but-is-long-enough";
+    assert_eq!(
+        post_callback(&stack, &success, secret, now).await,
+        401,
+        "forged"
+    );
+    let ours = dev_secret(&stack);
+    assert_eq!(
+        post_callback(&stack, &success, &ours, now - 301).await,
+        401,
+        "stale"
+    );
+    assert_eq!(
+        post_callback(&stack, &success, &ours, now + 301).await,
+        401,
+        "future"
+    );
+    assert_eq!(
+        stack
+            .count_events(&format!("payment-{}", payment.0), "PaymentCaptured")
+            .await,
+        0,
+        "nothing captured by refused callbacks"
+    );
+    assert_eq!(post_callback(&stack, &success, &ours, now).await, 200);
+    assert_eq!(stack.settled(waiting, SETTLE).await.phase, Phase::Completed);
+    assert_eq!(
+        post_callback(&stack, &success, &ours, now).await,
+        200,
+        "replayed"
+    );
+    // Out of order: a failure after the success.
+    let failure = callback(waiting, "charge.failed", Some("card declined"));
+    assert_eq!(post_callback(&stack, &failure, &ours, now).await, 200);
+    let payment = format!("payment-{}", payment.0);
+    assert_eq!(stack.count_events(&payment, "PaymentCaptured").await, 1);
+    assert_eq!(stack.count_events(&payment, "PaymentFailed").await, 0);
+    assert_eq!(
+        stack.checkout_state(waiting).await.unwrap().phase,
+        Phase::Completed
+    );
+
+    // Cancelled after payment: refunded at the provider, stock returned.
+    let (on_hand, _) = stack.stock(tent, sku).await;
+    stack
+        .cancel(ada, waiting)
+        .await
+        .expect("cancel a paid order");
+    let refunded = poll_until(Instant::now() + SETTLE, || async {
+        stack
+            .checkout_state(waiting)
+            .await
+            .filter(|c| c.phase == Phase::Refunded)
+    })
+    .await
+    .expect("refunded through the provider");
+    assert!(refunded.succeeded(&Step::ProviderRefund));
+    assert_eq!(stack.count_events(&payment, "PaymentRefunded").await, 1);
+    assert_eq!(stack.stock(tent, sku).await, (on_hand + 1, 0));
+
+    wait_until(
+        Instant::now() + SETTLE,
+        "read models equal a rebuild",
+        || async { stack.read_models_equal_rebuild().await.is_ok() },
+    )
+    .await;
+}
+
+fn payment_stream(order: OrderId) -> String {
+    format!("payment-{}", aggregates::checkout::payment_id(order).0)
+}
+
+/// A provider callback about `order`'s payment, as the provider would send it.
+fn callback(order: OrderId, kind: &str, failure: Option<&str>) -> Vec<u8> {
+    let payment = aggregates::checkout::payment_id(order).0;
+    serde_json::to_vec(&serde_json::json!({
+        "id": format!("evt_{}", Uuid::new_v4()),
+        "type": kind,
+        "created": chrono::Utc::now().timestamp(),
+        "data": {
+            "payment_id": payment,
+            "order_id": order.0,
+            "charge_id": webhook::charge_id(payment),
+            "amount_minor": 2_500,
+            "currency": "EUR",
+            "refund_id": null,
+            "failure_reason": failure,
+        }
+    }))
+    .unwrap()
+}
+
+fn dev_secret(stack: &Stack) -> Vec<u8> {
+    use settings::ExposeSecret;
+    stack.db.settings.payments.webhook_secrets()[0]
+        .expose_secret()
+        .as_bytes()
+        .to_vec()
+}
+
+/// POSTs `body` signed with `secret` at `at` to the stack's webhook; the status.
+async fn post_callback(stack: &Stack, body: &[u8], secret: &[u8], at: i64) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/webhooks/payments", stack.http_url()))
+        .header(webhook::SIGNATURE_HEADER, webhook::sign(secret, at, body))
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("the webhook answers")
+        .status()
+        .as_u16()
+}
