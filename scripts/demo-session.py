@@ -137,7 +137,8 @@ def buy(customer_id, product_id, sku_id, customer, admin):
     assert order["total"]["amount_minor"] == 3998, order
     done = wait_for_checkout(order_id, customer)
     assert done["status"] == "completed", done
-    order = http_get(f"/api/v1/orders/{order_id}", customer)
+    # Placed (0), stock reserved (1), paid (2): the read must show at least version 2.
+    order = http_get(f"/api/v1/orders/{order_id}", customer, f"order-{order_id}@2")
     assert order["status"] == "paid", order
     # The checkout's own token: a read that must show at least that version.
     http_get(f"/api/v1/orders/{order_id}/checkout", customer, f"checkout-{order_id}@{done['version']}")
@@ -159,7 +160,7 @@ def buy(customer_id, product_id, sku_id, customer, admin):
     assert done["status"] == "completed", done
     steps = [e.get("step") for e in done["timeline"]]
     assert "charge" in steps and "debit-balance" not in steps, steps
-    order = http_get(f"/api/v1/orders/{external}", customer)
+    order = http_get(f"/api/v1/orders/{external}", customer, f"order-{external}@2")
     assert order["status"] == "paid", order
     with urllib.request.urlopen(f"{PROVIDER}/v1/deliveries?order_id={external}", timeout=10) as r:
         deliveries = json.load(r)
