@@ -186,9 +186,15 @@ fn notice(checkout: &CheckoutDetails, fact: Fact, at: DateTime<Utc>) -> Vec<Chec
         at,
     };
     let turn = match &fact {
-        Fact::PaymentCaptured if checkout.payment_captured => return Vec::new(),
+        // Known already — also from this checkout's own answered steps (its capture, its
+        // refund of a balance payment, its voiding, its cancelling): nothing to record.
+        Fact::PaymentCaptured if checkout.captured() => return Vec::new(),
         Fact::PaymentFailed { .. } if checkout.payment_failed => return Vec::new(),
-        Fact::PaymentRefunded if checkout.payment_refunded => return Vec::new(),
+        Fact::PaymentRefunded
+            if checkout.payment_refunded || checkout.succeeded(&Step::RefundPayment) =>
+        {
+            return Vec::new();
+        }
         Fact::OrderCancelled { .. } if checkout.order_cancelled => return Vec::new(),
         Fact::PaymentCaptured | Fact::PaymentRefunded => None,
         Fact::PaymentFailed { reason } | Fact::OrderCancelled { reason } => {

@@ -199,19 +199,23 @@ impl CheckoutDetails {
         if !reserves.is_empty() {
             return reserves;
         }
-        for step in [Step::ConfirmOrder, Step::InitiatePayment] {
-            if !self.answered(&step) {
-                return vec![step];
-            }
+        // Once the stock is held, confirming the order, opening the payment and (by balance)
+        // debiting the customer need no answer of each other: they go out together.
+        let mut steps = self.unanswered([Step::ConfirmOrder, Step::InitiatePayment]);
+        if self.method == PaymentMethod::Balance && !self.answered(&Step::DebitBalance) {
+            steps.push(Step::DebitBalance);
         }
+        if !steps.is_empty() {
+            return steps;
+        }
+        // Capturing needs the payment opened and the debit done; the provider's charge needs the
+        // payment opened, so that its callback finds it.
         let collect = match self.method {
-            PaymentMethod::Balance => vec![Step::DebitBalance, Step::Capture],
-            PaymentMethod::External => vec![Step::Charge],
+            PaymentMethod::Balance => Step::Capture,
+            PaymentMethod::External => Step::Charge,
         };
-        for step in collect {
-            if !self.answered(&step) {
-                return vec![step];
-            }
+        if !self.answered(&collect) {
+            return vec![collect];
         }
         if !self.captured() {
             return Vec::new(); // the provider's callback
