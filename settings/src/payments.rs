@@ -93,7 +93,10 @@ impl PaymentSettings {
                 "must name at least one secret",
             ));
         }
-        if secrets.iter().any(|secret| secret.expose_secret().len() < 32) {
+        if secrets
+            .iter()
+            .any(|secret| secret.expose_secret().len() < 32)
+        {
             return Err(SettingsError::rejected(
                 "payments.webhook_secrets",
                 "each secret must be at least 32 bytes",
