@@ -96,9 +96,34 @@ fn notice(fact: Fact) -> CheckoutCommand {
 /// A checkout's history: a list of events, grown by deciding commands on it.
 struct History(Vec<CheckoutEvent>);
 
+/// The steps up to an opened payment: both reservations, the order confirmed.
+const PAYMENT_OPENED: [Step; 4] = [
+    Step::Reserve { product_id: SHIRTS },
+    Step::Reserve { product_id: SOCKS },
+    Step::ConfirmOrder,
+    Step::InitiatePayment,
+];
+/// The steps up to an external charge asked of the provider.
+const CHARGED: [Step; 5] = [
+    Step::Reserve { product_id: SHIRTS },
+    Step::Reserve { product_id: SOCKS },
+    Step::ConfirmOrder,
+    Step::InitiatePayment,
+    Step::Charge,
+];
+
 impl History {
     fn started(method: PaymentMethod) -> Self {
         Self(vec![started(method)])
+    }
+
+    /// A checkout by `method` whose `steps` were answered done, in order.
+    fn answered(method: PaymentMethod, steps: &[Step]) -> Self {
+        let mut history = Self::started(method);
+        for step in steps {
+            history.when(done(*step));
+        }
+        history
     }
 
     fn state(&self) -> CheckoutDetails {
@@ -221,16 +246,7 @@ fn a_balance_checkout_goes_step_by_step_to_completed() {
 
 #[test]
 fn an_external_checkout_waits_for_the_providers_callback() {
-    let mut h = History::started(PaymentMethod::External);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-        Step::Charge,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::External, &CHARGED);
     assert!(h.pending().is_empty(), "waits for the callback");
     assert_eq!(h.phase(), Phase::Running);
     h.when(notice(Fact::PaymentCaptured));
@@ -286,15 +302,7 @@ fn a_refusal_while_another_reservation_is_in_flight_settles_it_before_undoing() 
 
 #[test]
 fn insufficient_balance_releases_the_stock_and_voids_the_payment() {
-    let mut h = History::started(PaymentMethod::Balance);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::Balance, &PAYMENT_OPENED);
     h.when(refused(
         Step::DebitBalance,
         "insufficient balance: 100 < 4000",
@@ -322,16 +330,7 @@ fn insufficient_balance_releases_the_stock_and_voids_the_payment() {
 
 #[test]
 fn a_declined_external_payment_is_not_failed_again() {
-    let mut h = History::started(PaymentMethod::External);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-        Step::Charge,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::External, &CHARGED);
     h.when(notice(Fact::PaymentFailed {
         reason: "payment declined: card declined".into(),
     }));
@@ -353,16 +352,7 @@ fn a_declined_external_payment_is_not_failed_again() {
 
 #[test]
 fn the_deadline_compensates_an_unpaid_checkout_once() {
-    let mut h = History::started(PaymentMethod::External);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-        Step::Charge,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::External, &CHARGED);
     assert_eq!(h.when(notice(Fact::DeadlinePassed)).len(), 2);
     assert!(h.when(notice(Fact::DeadlinePassed)).is_empty(), "twice");
     assert!(h.pending().contains(&Step::FailPayment));
@@ -382,16 +372,7 @@ fn a_deadline_after_capture_changes_nothing() {
     assert_eq!(h.phase(), Phase::Completed);
     assert!(h.when(notice(Fact::DeadlinePassed)).is_empty());
 
-    let mut h = History::started(PaymentMethod::External);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-        Step::Charge,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::External, &CHARGED);
     h.when(notice(Fact::PaymentCaptured));
     assert!(h.when(notice(Fact::DeadlinePassed)).is_empty());
     assert_eq!(h.pending(), vec![Step::MarkPaid]);
@@ -436,16 +417,7 @@ fn a_paid_order_cancelled_by_its_customer_gets_money_and_stock_back() {
 
 #[test]
 fn an_external_refund_waits_for_the_providers_callback() {
-    let mut h = History::started(PaymentMethod::External);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-        Step::Charge,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::External, &CHARGED);
     h.when(notice(Fact::PaymentCaptured));
     h.all_done();
     h.when(notice(Fact::OrderRefunded {
@@ -462,15 +434,7 @@ fn an_external_refund_waits_for_the_providers_callback() {
 
 #[test]
 fn a_customer_cancelling_during_the_debit_gets_the_debit_back() {
-    let mut h = History::started(PaymentMethod::Balance);
-    for step in [
-        reserve(SHIRTS),
-        reserve(SOCKS),
-        Step::ConfirmOrder,
-        Step::InitiatePayment,
-    ] {
-        h.when(done(step));
-    }
+    let mut h = History::answered(PaymentMethod::Balance, &PAYMENT_OPENED);
     // The debit was sent; its answer is not recorded yet when the cancellation is noticed.
     h.when(notice(Fact::OrderCancelled {
         reason: "changed my mind".into(),

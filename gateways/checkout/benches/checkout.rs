@@ -33,8 +33,8 @@ use aggregates::{
     customer::{CustomerCommand, CustomerState},
     money::Currency,
 };
-use checkout::testing::{PaymentMethod, Stack, StackOptions};
-use event_store::{EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamId};
+use checkout::testing::{PaymentMethod, Stack, StackOptions, fold};
+use event_store::{CurrentVersion, EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamId};
 use futures::future::join_all;
 use rocketmq::{
     BrokerClient, BrokerClientConfig, ConsumeOutcome, EventTopics, OrderlyConsumerConfig,
@@ -245,30 +245,23 @@ impl Hops {
     async fn hop(&self, store: &EventStore, customer: Uuid) -> (Instant, Instant) {
         let id = CustomerId(customer);
         let stream = StreamId::parse(Customer::stream_id(&id)).expect("a stream id");
-        let (state, version) = {
-            let states = self.states.lock().expect("not poisoned");
-            states.get(&customer).cloned()
-        }
-        .unwrap_or_else(|| (CustomerState::default(), u64::MAX));
-        let (state, version) = if version == u64::MAX {
-            let events = store.read_stream_to_end(&stream).await.expect("read");
-            let decoded: Vec<_> = events
-                .iter()
-                .map(|e| {
-                    aggregates::customer::CustomerEvent::from_stored(
-                        &e.event_type,
-                        e.schema_version,
-                        &e.data,
-                    )
-                    .expect("decodes")
-                })
-                .collect();
-            (
-                Customer::fold(&decoded),
-                events.last().map_or(0, |e| e.version),
-            )
-        } else {
-            (state, version)
+        let known = self
+            .states
+            .lock()
+            .expect("not poisoned")
+            .get(&customer)
+            .cloned();
+        let (state, version) = match known {
+            Some(known) => known,
+            None => {
+                let state = fold::<Customer>(store, &id).await;
+                let CurrentVersion::At(version) =
+                    store.stream_version(&stream).await.expect("read")
+                else {
+                    panic!("customer {customer} is registered")
+                };
+                (state, version)
+            }
         };
         let events = Customer::decide(
             &state,

@@ -10,14 +10,13 @@
 use std::time::Duration;
 
 use aggregates::{
-    Money,
     checkout::{CheckoutDetails, Outcome, Refusal, Step},
     payment::PaymentMethod,
 };
 use auth::{AuthConfig, Claims, ROLE_SERVICE, issue_token};
+use command::request::money_to_proto;
 use proto::{
     cart::{ClearRequest, cart_commands_client::CartCommandsClient},
-    common,
     customer::{
         DebitBalanceRequest, DepositBalanceRequest,
         customer_commands_client::CustomerCommandsClient,
@@ -57,6 +56,22 @@ pub struct Transient {
     pub step: String,
     /// What went wrong.
     pub reason: String,
+}
+
+/// Sends `$request` with client `$client`'s method `$rpc` for `$call`, to `$service`.
+macro_rules! rpc {
+    ($call:expr, $service:literal, $client:expr, $rpc:ident, $request:expr) => {
+        $call
+            .grpc(
+                $service,
+                |request| {
+                    let mut client = $client.clone();
+                    async move { client.$rpc(request).await.map(drop) }
+                },
+                $request,
+            )
+            .await
+    };
 }
 
 /// Clients of the five command services and of the payment provider. Cheap to clone; connects
@@ -123,7 +138,7 @@ impl Services {
         let order_id = checkout.order_id.to_string();
         let customer_id = checkout.customer_id.to_string();
         let payment_id = checkout.payment_id.to_string();
-        let amount = Some(money(checkout.total));
+        let amount = Some(money_to_proto(checkout.total));
         let reason = checkout.phase.reason().unwrap_or("checkout").to_owned();
         let command_id = call.command_id.clone();
         let stock = |product_id: aggregates::ProductId| {
@@ -150,15 +165,7 @@ impl Services {
                     reservation_id: order_id,
                     items: stock(product_id),
                 };
-                call.grpc(
-                    "product",
-                    |r| {
-                        let mut c = self.product.clone();
-                        async move { c.reserve_stock(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "product", self.product, reserve_stock, request)
             }
             Step::Commit { product_id } => {
                 let request = CommitStockRequest {
@@ -166,15 +173,7 @@ impl Services {
                     product_id: product_id.to_string(),
                     reservation_id: order_id,
                 };
-                call.grpc(
-                    "product",
-                    |r| {
-                        let mut c = self.product.clone();
-                        async move { c.commit_stock(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "product", self.product, commit_stock, request)
             }
             Step::Release { product_id } => {
                 let request = ReleaseStockRequest {
@@ -182,15 +181,7 @@ impl Services {
                     product_id: product_id.to_string(),
                     reservation_id: order_id,
                 };
-                call.grpc(
-                    "product",
-                    |r| {
-                        let mut c = self.product.clone();
-                        async move { c.release_stock(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "product", self.product, release_stock, request)
             }
             Step::Return { product_id } => {
                 let request = ReturnStockRequest {
@@ -198,30 +189,14 @@ impl Services {
                     product_id: product_id.to_string(),
                     reservation_id: order_id,
                 };
-                call.grpc(
-                    "product",
-                    |r| {
-                        let mut c = self.product.clone();
-                        async move { c.return_stock(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "product", self.product, return_stock, request)
             }
             Step::ConfirmOrder => {
                 let request = MarkStockReservedRequest {
                     command_id,
                     order_id,
                 };
-                call.grpc(
-                    "order",
-                    |r| {
-                        let mut c = self.order.clone();
-                        async move { c.mark_stock_reserved(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "order", self.order, mark_stock_reserved, request)
             }
             Step::MarkPaid => {
                 let request = MarkPaidRequest {
@@ -230,15 +205,7 @@ impl Services {
                     payment_id,
                     amount,
                 };
-                call.grpc(
-                    "order",
-                    |r| {
-                        let mut c = self.order.clone();
-                        async move { c.mark_paid(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "order", self.order, mark_paid, request)
             }
             Step::CancelOrder => {
                 let request = CancelRequest {
@@ -246,15 +213,7 @@ impl Services {
                     order_id,
                     reason,
                 };
-                call.grpc(
-                    "order",
-                    |r| {
-                        let mut c = self.order.clone();
-                        async move { c.cancel(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "order", self.order, cancel, request)
             }
             Step::InitiatePayment => {
                 let method = match checkout.method {
@@ -269,15 +228,7 @@ impl Services {
                     amount,
                     method: method.into(),
                 };
-                call.grpc(
-                    "payment",
-                    |r| {
-                        let mut c = self.payment.clone();
-                        async move { c.initiate(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "payment", self.payment, initiate, request)
             }
             Step::Capture => {
                 let request = CaptureRequest {
@@ -285,15 +236,7 @@ impl Services {
                     payment_id,
                     provider_reference: None,
                 };
-                call.grpc(
-                    "payment",
-                    |r| {
-                        let mut c = self.payment.clone();
-                        async move { c.capture(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "payment", self.payment, capture, request)
             }
             Step::FailPayment => {
                 let request = FailRequest {
@@ -301,15 +244,7 @@ impl Services {
                     payment_id,
                     reason,
                 };
-                call.grpc(
-                    "payment",
-                    |r| {
-                        let mut c = self.payment.clone();
-                        async move { c.fail(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "payment", self.payment, fail, request)
             }
             Step::RefundPayment => {
                 let request = RefundRequest {
@@ -318,15 +253,7 @@ impl Services {
                     amount,
                     reason,
                 };
-                call.grpc(
-                    "payment",
-                    |r| {
-                        let mut c = self.payment.clone();
-                        async move { c.refund(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "payment", self.payment, refund, request)
             }
             Step::DebitBalance => {
                 let request = DebitBalanceRequest {
@@ -335,15 +262,7 @@ impl Services {
                     payment_id,
                     amount,
                 };
-                call.grpc(
-                    "customer",
-                    |r| {
-                        let mut c = self.customer.clone();
-                        async move { c.debit_balance(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "customer", self.customer, debit_balance, request)
             }
             Step::CreditBalance => {
                 let request = DepositBalanceRequest {
@@ -351,30 +270,14 @@ impl Services {
                     customer_id,
                     amount,
                 };
-                call.grpc(
-                    "customer",
-                    |r| {
-                        let mut c = self.customer.clone();
-                        async move { c.deposit_balance(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "customer", self.customer, deposit_balance, request)
             }
             Step::ClearCart => {
                 let request = ClearRequest {
                     command_id,
                     customer_id,
                 };
-                call.grpc(
-                    "cart",
-                    |r| {
-                        let mut c = self.cart.clone();
-                        async move { c.clear(r).await.map(drop) }
-                    },
-                    request,
-                )
-                .await
+                rpc!(call, "cart", self.cart, clear, request)
             }
             Step::Charge => {
                 let body = serde_json::json!({
@@ -505,13 +408,6 @@ fn classify(status: &Status) -> Option<Outcome> {
         kind,
         message: status.message().to_owned(),
     })
-}
-
-fn money(money: Money) -> common::Money {
-    common::Money {
-        amount_minor: money.amount_minor(),
-        currency: money.currency().to_string(),
-    }
 }
 
 fn truncate(text: &str) -> &str {

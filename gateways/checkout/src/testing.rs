@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use aggregates::{
     Aggregate, Checkout, Customer, Money, OrderId, Product, ProductId, SkuId,
-    checkout::{CheckoutDetails, CheckoutState},
+    checkout::{CheckoutDetails, CheckoutState, Phase},
     customer::CustomerState,
     product::ProductState,
 };
@@ -443,13 +443,35 @@ impl Stack {
 
     /// Waits until checkout `order` is completed or final and returns it.
     pub async fn settled(&self, order: OrderId, within: Duration) -> CheckoutDetails {
-        poll_until(Instant::now() + within, || async move {
-            self.checkout_state(order)
-                .await
-                .filter(|c| c.phase.is_final() || c.phase == aggregates::checkout::Phase::Completed)
+        self.waited(order, within, |phase| {
+            phase.is_final() || *phase == Phase::Completed
         })
         .await
         .unwrap_or_else(|| panic!("checkout {order} did not settle within {within:?}"))
+    }
+
+    /// Waits until checkout `order` is in `phase`; `None` if it is not within `within`.
+    pub async fn reaches(
+        &self,
+        order: OrderId,
+        phase: &Phase,
+        within: Duration,
+    ) -> Option<CheckoutDetails> {
+        self.waited(order, within, |now| now == phase).await
+    }
+
+    /// Checkout `order` once its phase passes `done`, polled until `within`.
+    async fn waited(
+        &self,
+        order: OrderId,
+        within: Duration,
+        done: impl Fn(&Phase) -> bool,
+    ) -> Option<CheckoutDetails> {
+        let done = &done;
+        poll_until(Instant::now() + within, || async move {
+            self.checkout_state(order).await.filter(|c| done(&c.phase))
+        })
+        .await
     }
 
     /// `(on hand, reserved)` of `sku` of `product`, from its stream.

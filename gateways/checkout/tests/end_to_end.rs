@@ -8,7 +8,7 @@ use aggregates::{
     OrderId,
     checkout::{DEADLINE_PASSED, INSUFFICIENT_BALANCE, OUT_OF_STOCK, Phase, Step},
 };
-use checkout::testing::{PaymentMethod, Stack, StackOptions, poll_until, wait_until};
+use checkout::testing::{PaymentMethod, Stack, StackOptions, wait_until};
 use futures::future::join_all;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -54,14 +54,10 @@ async fn purchases_succeed_fail_and_refund_end_to_end() {
 
     // Cancel after payment: the money and the stock come back.
     stack.cancel(ada, paid).await.expect("cancel a paid order");
-    let refunded = poll_until(Instant::now() + SETTLE, || async {
-        stack
-            .checkout_state(paid)
-            .await
-            .filter(|c| c.phase == Phase::Refunded)
-    })
-    .await
-    .expect("refunded");
+    let refunded = stack
+        .reaches(paid, &Phase::Refunded, SETTLE)
+        .await
+        .expect("refunded");
     assert!(refunded.succeeded(&Step::CreditBalance));
     assert_eq!(stack.balance(ada).await.amount_minor(), 10_000);
     assert_eq!(stack.stock(tent, tent_sku).await, (5, 0));
@@ -466,14 +462,10 @@ async fn external_payments_and_their_callbacks_end_to_end() {
     let (on_hand, _) = stack.stock(tent, sku).await;
     let first = approved[0];
     stack.cancel(ada, first).await.expect("cancel a paid order");
-    let refunded = poll_until(Instant::now() + SETTLE, || async {
-        stack
-            .checkout_state(first)
-            .await
-            .filter(|c| c.phase == Phase::Refunded)
-    })
-    .await
-    .expect("refunded through the provider");
+    let refunded = stack
+        .reaches(first, &Phase::Refunded, SETTLE)
+        .await
+        .expect("refunded through the provider");
     assert!(
         refunded.succeeded(&Step::ProviderRefund),
         "{:?}",
