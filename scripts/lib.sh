@@ -96,3 +96,13 @@ load_env() {
   # shellcheck disable=SC1091
   source "$DATA/env"
 }
+
+# db_url_for ROLE: the database URL a process of database role ROLE (scripts/roles' last field)
+# connects with: APP_DATABASE__URL's server and database, as login commerce_<ROLE>_login, whose
+# password PGPASSFILE (.local/pgpass) supplies (docs/database-roles.md). `-` (no database): the
+# URL of a login that does not exist, so an unexpected connection fails loudly.
+db_url_for() {
+  local role=$1 rest=${APP_DATABASE__URL#*://}
+  [ "$role" = - ] && role=none
+  echo "postgres://commerce_${role}_login@${rest#*@}"
+}

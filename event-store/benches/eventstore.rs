@@ -294,6 +294,50 @@ async fn main() {
         .await,
     );
 
+    // Row-level security (docs/database-roles.md): the same appends through our store, as a
+    // service's login (policies checked) and as the owner (they do not apply to it).
+    sqlx::query(
+        "INSERT INTO service_categories (role, category, may_append, may_read) \
+         VALUES ('commerce_cart', 'bench', true, true)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let mut as_cart = db.settings.clone();
+    as_cart.database.url = event_store::roles::login_url(
+        settings::ExposeSecret::expose_secret(&db.settings.database.url),
+        "cart",
+    )
+    .into();
+    as_cart.database.max_connections = POOL;
+    let cart = EventStore::new(
+        event_store::pool_options(&as_cart.database)
+            .connect_with(event_store::connect_options(&as_cart.database).unwrap())
+            .await
+            .expect("the cart login connects (scripts/setup makes it)"),
+        as_cart.event_store.clone(),
+    );
+    let mut rls_rows = Vec::new();
+    for (writers, batch_size) in [(8, 1), (8, 100)] {
+        let name = format!("append {batch_size}-event batches, {writers} writers");
+        rls_rows.push(
+            compare(&name, PAIRS, async |side| match side {
+                Side::Ours => trial(&cart, Side::Ours, writers, batch_size).await,
+                Side::Raw => trial(&store, Side::Ours, writers, batch_size).await,
+            })
+            .await,
+        );
+    }
+
+    println!();
+    println!("| row-level security (events/s) | as the cart login | as the owner | ratio |");
+    println!("|---|---:|---:|---:|");
+    for r in rls_rows {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} |",
+            r.name, r.ours, r.raw, r.ratio
+        );
+    }
     println!();
     println!("| event store (events/s) | ours | raw SQL | ours/raw |");
     println!("|---|---:|---:|---:|");

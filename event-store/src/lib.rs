@@ -15,10 +15,12 @@
 #![forbid(unsafe_code)]
 
 mod append;
+mod audit_rows;
 mod error;
 mod event;
 mod notify;
 mod read;
+pub mod roles;
 mod stream_id;
 mod subscription;
 #[cfg(feature = "testing")]
@@ -27,13 +29,14 @@ mod version;
 
 use std::{sync::Arc, time::Duration};
 
-use settings::{DatabaseSettings, EventStoreSettings, ExposeSecret};
+use settings::{DatabaseSettings, EventStoreSettings, ExposeSecret, SslMode};
 use sqlx::{
     ConnectOptions, PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
 };
 
 pub use append::{AppendResult, MAX_BATCH_EVENTS};
+pub use audit_rows::{EVENT_COLUMNS, decode_event_row};
 pub use error::{StoreError, is_transient};
 pub use event::{EventMetadata, NewEvent, RecordedEvent};
 pub use notify::CHANNEL as NOTIFY_CHANNEL;
@@ -51,7 +54,10 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// (`docs/connection-budget.md`). Dedicated connections (the append notifier, the relay's
 /// leadership lock) are built from these options too, so they carry the role's name.
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
-    let options: PgConnectOptions = settings.url.expose_secret().parse()?;
+    let mut options: PgConnectOptions = settings.url.expose_secret().parse()?;
+    if let Some(mode) = settings.ssl_mode {
+        options = options.ssl_mode(ssl_mode(mode));
+    }
     Ok(options
         .application_name(&settings.application_name)
         .options([
@@ -66,6 +72,18 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
             ("plan_cache_mode", "force_generic_plan".to_owned()),
         ])
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1)))
+}
+
+/// sqlx's form of a TLS mode.
+fn ssl_mode(mode: SslMode) -> PgSslMode {
+    match mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Allow => PgSslMode::Allow,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require => PgSslMode::Require,
+        SslMode::VerifyCa => PgSslMode::VerifyCa,
+        SslMode::VerifyFull => PgSslMode::VerifyFull,
+    }
 }
 
 /// Pool options for `settings`: at most `max_connections`, shrinking to `min_connections` after

@@ -89,10 +89,10 @@ static READ_ALL_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Columns of every read, in the order [`decode`] expects.
-const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_version, event_id, \
+pub(crate) const COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, stream_version, event_id, \
                        event_type, schema_version, data, metadata, recorded_at";
 
-fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+pub(crate) fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
     let stream: String = row.try_get("stream_id")?;
     // Metadata written by others may not fit our struct; an event is still readable then.
     let metadata = row

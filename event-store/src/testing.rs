@@ -5,13 +5,14 @@
 //! without seeing each other's events; the database is dropped when the test ends.
 //!
 //! Beside it, [`wait_until`] and [`poll_until`]: waiting on a condition with a deadline, for this
-//! and every other crate's tests.
+//! and every other crate's tests; and [`infra`]: servers of a test's own, for tests that kill them.
 
 use settings::{ExposeSecret, SecretString, Settings};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 use crate::{AllPosition, EventStore, MIGRATOR, RecordedEvent, connect_options, pool_options};
 
+pub mod infra;
 mod wait;
 
 pub use wait::{POLL_INTERVAL, poll_until, wait_until};
@@ -30,7 +31,12 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates and migrates a new database with a pool of `max_connections`.
     pub async fn create(max_connections: u32) -> Self {
-        let mut settings = Settings::load().expect("settings load");
+        Self::create_on(Settings::load().expect("settings load"), max_connections).await
+    }
+
+    /// As [`create`](Self::create), on the server `settings.database.url` names (e.g. a
+    /// [`PrivatePostgres`](infra::PrivatePostgres), through [`infra::PrivateInfra::settings`]).
+    pub async fn create_on(mut settings: Settings, max_connections: u32) -> Self {
         let server = connect_options(&settings.database).expect("database url parses");
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect_with(&server.clone().database("postgres"))
@@ -89,6 +95,35 @@ impl TestDatabase {
             from = slice.next;
             events.extend(slice.events);
         }
+    }
+
+    /// Makes the services' login roles the server lacks (`docs/database-roles.md`), with throwaway
+    /// passwords: scripts/setup makes them on the shared server (this then changes nothing); a
+    /// server of a test's own trusts loopback connections, so any password serves.
+    pub async fn ensure_service_logins(&self) {
+        let roles: Vec<String> = crate::roles::SERVICE_ROLES
+            .iter()
+            .map(|role| (*role).to_owned())
+            .collect();
+        let missing: Vec<String> = sqlx::query_scalar(
+            "SELECT role FROM unnest($1::text[]) AS role \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'commerce_' || role || '_login')",
+        )
+        .bind(&roles)
+        .fetch_all(&self.pool)
+        .await
+        .expect("the server lists its roles");
+        if missing.is_empty() {
+            return;
+        }
+        let passwords = missing
+            .into_iter()
+            .map(|role| (role, uuid::Uuid::new_v4().simple().to_string().into()))
+            .collect();
+        let mut conn = self.pool.acquire().await.expect("a connection");
+        crate::roles::ensure_logins(&mut conn, &passwords)
+            .await
+            .expect("the services' logins are made");
     }
 
     /// Total number of events in this database's log.

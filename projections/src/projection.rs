@@ -65,8 +65,20 @@ pub trait PostgresProjection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The event categories (bounded contexts, hence topics) it reads.
     fn categories(&self) -> &'static [&'static str];
-    /// The tables it owns: emptied before a rebuild, compared by the rebuild-equals-live check.
+    /// The tables it owns, in the order [`PostgresProjection::ddl`] creates them: moved as one
+    /// set when a generation becomes live, compared by the rebuild-equals-live check.
     fn tables(&self) -> &'static [&'static str];
+    /// The statements creating [`PostgresProjection::tables`] and their indexes, names
+    /// unqualified: the runtime runs them in a new generation's schema
+    /// (docs/read-model-generations.md).
+    fn ddl(&self) -> &'static str;
+    /// The version of this projection's code. Bump it when a change makes the rows it writes
+    /// differ from the old code's: workers then build a new generation with the new code beside
+    /// the live one and switch to it when it caught up (blue/green inside one database), and a
+    /// worker never applies to a generation another version built.
+    fn version(&self) -> u32 {
+        1
+    }
     /// Applies `event` inside `tx`. The runtime has checked that it is the stream's next version
     /// and records it in the same transaction. Events of no interest: return `Ok(())`.
     fn apply<'a>(
@@ -101,6 +113,10 @@ pub trait RedisProjection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The event categories it reads.
     fn categories(&self) -> &'static [&'static str];
+    /// The version of this projection's code (see [`PostgresProjection::version`]).
+    fn version(&self) -> u32 {
+        1
+    }
     /// The writes `event` causes, computed from the event alone. The runtime runs them in one Lua
     /// script together with the marker check. Redis does not roll a script back: one that fails
     /// half way keeps the writes it made and the version is applied again, so every write must be
@@ -140,6 +156,14 @@ impl Projection {
         match self {
             Self::Postgres(p) => p.categories(),
             Self::Redis(p) => p.categories(),
+        }
+    }
+
+    /// The version of its code.
+    pub fn version(&self) -> u32 {
+        match self {
+            Self::Postgres(p) => p.version(),
+            Self::Redis(p) => p.version(),
         }
     }
 }

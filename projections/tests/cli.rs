@@ -17,17 +17,24 @@ use server::Registry;
 use settings::ExposeSecret;
 use uuid::Uuid;
 
-fn cli(db: &TestDatabase, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_commerce-projections"))
+/// The CLI over `db`, parking after one try, serving no progress metrics (tests run side by
+/// side, and a fixed port would be shared).
+fn command(db: &TestDatabase, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_commerce-projections"));
+    command
         .args(args)
         .env(
             "APP_DATABASE__URL",
             db.settings.database.url.expose_secret(),
         )
         .env("APP_PROJECTIONS__MAX_ATTEMPTS", "1")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs")
+        .env("APP_PROJECTIONS__REPLAY_METRICS_LISTEN", "")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn cli(db: &TestDatabase, args: &[&str]) -> Output {
+    command(db, args).output().expect("the binary runs")
 }
 
 fn stdout(output: &Output) -> String {
@@ -137,12 +144,19 @@ async fn an_operator_lists_redrives_and_skips_a_parked_event() {
     assert!(stdout(&cli(&db, &["parked", "list"])).contains("no parked events"));
 }
 
+/// A mistyped command or projection is refused before the CLI connects or serves anything:
+/// stderr starts with the error, even when the metrics address is taken (CI once failed on
+/// "progress metrics not served on …" printed first, another test holding the default port).
 #[tokio::test]
 async fn unknown_commands_and_projections_fail_with_a_clear_message() {
     let db = TestDatabase::create(2).await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
     for args in [
         vec!["frobnicate"],
         vec!["rebuild", "no_such_model"],
+        vec!["replay", "no_such_model", "--rollback"],
+        vec!["verify", "no_such_model"],
         vec![
             "parked",
             "skip",
@@ -152,7 +166,10 @@ async fn unknown_commands_and_projections_fail_with_a_clear_message() {
             "customer-1",
         ],
     ] {
-        let output = cli(&db, &args);
+        let output = command(&db, &args)
+            .env("APP_PROJECTIONS__REPLAY_METRICS_LISTEN", &taken)
+            .output()
+            .expect("the binary runs");
         assert!(!output.status.success(), "{args:?} succeeded");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");

@@ -11,7 +11,8 @@ mod e2e_support;
 use std::sync::Arc;
 
 use event_store::testing::TestDatabase;
-use projections::{KeySpace, read_models};
+use projections::read_models;
+use projections::runtime::live_redis_keys;
 use settings::ExposeSecret;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -63,8 +64,13 @@ async fn a_command_shows_up_in_the_redis_and_postgres_read_models() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let catalog_keys = KeySpace::new(&settings.projections.redis_prefix, "catalog");
-    let cart_keys = KeySpace::new(&settings.projections.redis_prefix, "cart_view");
+    let prefix = &settings.projections.redis_prefix;
+    let catalog_keys = live_redis_keys(&mut redis.clone(), prefix, "catalog")
+        .await
+        .unwrap();
+    let cart_keys = live_redis_keys(&mut redis.clone(), prefix, "cart_view")
+        .await
+        .unwrap();
     wait_until(
         Instant::now() + CONVERGE,
         "the product in the catalog",

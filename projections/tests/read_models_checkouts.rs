@@ -307,7 +307,7 @@ async fn the_checkouts_model_rebuilt_from_the_log_equals_the_live_one() {
     let live = tables(&db.pool).await;
     assert!(live.iter().all(|rows| !rows.is_empty()));
     let report = runtime.rebuild(&projection).await.expect("rebuilds");
-    assert_eq!((report.events, report.parked), (events.len(), 0));
+    assert_eq!((report.events, report.parked), (events.len() as u64, 0));
     assert_eq!(tables(&db.pool).await, live);
 
     // And applied without the runtime, to a database of its own.

@@ -2,10 +2,11 @@
 //! story straight from a real log, without the runtime, and read back through their readers.
 
 use aggregates::{
-    Currency, Customer, CustomerId, OrderId, ReservationId,
+    Currency, Customer, CustomerId, OrderId, Product, ProductId, ReservationId, SkuId,
     customer::CustomerCommand,
     order::OrderStatus,
     payment::{PaymentMethod, PaymentStatus},
+    product::{ProductCommand, StockLine},
 };
 use event_store::{EventMetadata, RecordedEvent, StreamId};
 use projections::testing::{
@@ -262,6 +263,63 @@ async fn postgres_read_models_applied_in_one_batch_equal_the_ones_applied_event_
     stream.run(&mut log, update).await;
     stream.run(&mut log, deposit(700, 63)).await;
     stream.run(&mut log, deposit(900, 64)).await;
+    // A product whose every stock movement lands in the ledger in one batch: several SKUs per
+    // event, and a return, which the story has none of.
+    let (lamp, bulb, shade): (ProductId, SkuId, SkuId) = (id(), id(), id());
+    let mut lamp_stream = Stream::<Product>::new(&lamp);
+    let lines = |items: &[(SkuId, u32)]| {
+        items
+            .iter()
+            .map(|&(sku_id, quantity)| StockLine { sku_id, quantity })
+            .collect::<Vec<_>>()
+    };
+    let (sold, dropped): (ReservationId, ReservationId) = (id(), id());
+    let mut commands = vec![ProductCommand::CreateProduct {
+        product_id: lamp,
+        title: "Lamp".to_owned(),
+        description: String::new(),
+        at: t(70),
+    }];
+    for sku_id in [bulb, shade] {
+        commands.push(ProductCommand::AddSku {
+            sku_id,
+            price: eur(1200),
+            attributes: std::collections::BTreeMap::new(),
+            at: t(70),
+        });
+        commands.push(ProductCommand::RestockSku {
+            sku_id,
+            quantity: 10,
+            at: t(71),
+        });
+    }
+    commands.extend([
+        ProductCommand::ReserveStock {
+            reservation_id: sold,
+            items: lines(&[(bulb, 3), (shade, 1)]),
+            at: t(72),
+        },
+        ProductCommand::CommitStock {
+            reservation_id: sold,
+            at: t(73),
+        },
+        ProductCommand::ReturnStock {
+            reservation_id: sold,
+            at: t(74),
+        },
+        ProductCommand::ReserveStock {
+            reservation_id: dropped,
+            items: lines(&[(shade, 2), (bulb, 1)]),
+            at: t(75),
+        },
+        ProductCommand::ReleaseStock {
+            reservation_id: dropped,
+            at: t(76),
+        },
+    ]);
+    for command in commands {
+        lamp_stream.run(&mut log, command).await;
+    }
     let events = all_events(&log.store).await;
     apply_all(&one_by_one.pool, &events).await;
 
@@ -282,6 +340,24 @@ async fn postgres_read_models_applied_in_one_batch_equal_the_ones_applied_event_
             );
         }
     }
+    let lamp_rows = inventory_ledger::for_sku(&batched.pool, bulb, None, 100)
+        .await
+        .unwrap();
+    let movements: Vec<(Movement, i64, i64)> = lamp_rows
+        .iter()
+        .map(|row| (row.movement, row.delta_on_hand, row.delta_reserved))
+        .collect();
+    assert_eq!(
+        movements,
+        [
+            (Movement::Restock, 10, 0),
+            (Movement::Reserve, 0, 3),
+            (Movement::Commit, -3, -3),
+            (Movement::Return, 3, 0),
+            (Movement::Reserve, 0, 1),
+            (Movement::Release, 0, -1),
+        ]
+    );
     let carol = customers::get(&batched.pool, carol).await.unwrap().unwrap();
     assert_eq!(carol.balance, eur(2100));
     assert_eq!((carol.name.as_str(), carol.updated_at), ("Carol C", t(64)));

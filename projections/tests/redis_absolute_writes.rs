@@ -44,16 +44,19 @@ impl RedisProjection for Counter {
 /// Every key of the `test_counter` projection of this harness (its writes and its markers; not
 /// its epoch, which says it is built).
 async fn counter_keys(h: &Harness) -> Vec<String> {
-    let keys = h.runtime.key_space("test_counter");
+    let keys = h
+        .runtime
+        .live_key_space("test_counter")
+        .await
+        .expect("epoch");
+    let epoch = h.runtime.key_space("test_counter").key("epoch");
     let pattern = format!("{}:*", keys.base());
     let all: Vec<String> = redis::cmd("KEYS")
         .arg(pattern)
         .query_async(&mut h.redis.clone())
         .await
         .expect("keys");
-    all.into_iter()
-        .filter(|key| *key != keys.key("epoch"))
-        .collect()
+    all.into_iter().filter(|key| *key != epoch).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +159,13 @@ async fn an_increment_or_an_expiry_hidden_in_an_allowed_command_is_refused_too()
         .await
         .expect("absolute ZADD");
     let score: f64 = redis::cmd("ZSCORE")
-        .arg(h.runtime.key_space("test_fixed").key("k"))
+        .arg(
+            h.runtime
+                .live_key_space("test_fixed")
+                .await
+                .expect("epoch")
+                .key("k"),
+        )
         .arg("INCR")
         .query_async(&mut h.redis.clone())
         .await

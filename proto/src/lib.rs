@@ -9,12 +9,16 @@
 //! | [`order`] | `commerce.order.v1` | `OrderCommands` |
 //! | [`payment`] | `commerce.payment.v1` | `PaymentCommands` |
 //! | [`query`] | `commerce.query.v1` | `CatalogQueries`, `CustomerQueries`, `CartQueries`, `OrderQueries`, `PaymentQueries`, `CheckoutQueries` |
+//! | [`audit`] | `commerce.audit.v1` | `AuditQueries` |
 //!
-//! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection. [`contract`] holds
+//! [`FILE_DESCRIPTOR_SET`] describes all of them, for gRPC server reflection. The servers decode
+//! requests with [`codec::RequestCodec`]: bytes that are not the request message are
+//! `INVALID_ARGUMENT`, not tonic's `INTERNAL`. [`contract`] holds
 //! the conventions of the query wire that the messages do not carry (the error-reason trailer,
 //! `not_yet_consistent`, the default consistency wait).
 #![forbid(unsafe_code)]
 
+pub mod codec;
 pub mod contract;
 
 /// Generated code, nested as the protobuf packages are (generated code refers to other packages
@@ -29,38 +33,50 @@ pub mod commerce {
     pub mod customer {
         pub mod v1 {
             tonic::include_proto!("commerce.customer.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.customer.v1.rs"));
         }
     }
     pub mod product {
         pub mod v1 {
             tonic::include_proto!("commerce.product.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.product.v1.rs"));
         }
     }
     pub mod cart {
         pub mod v1 {
             tonic::include_proto!("commerce.cart.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.cart.v1.rs"));
         }
     }
     pub mod order {
         pub mod v1 {
             tonic::include_proto!("commerce.order.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.order.v1.rs"));
         }
     }
     pub mod payment {
         pub mod v1 {
             tonic::include_proto!("commerce.payment.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.payment.v1.rs"));
         }
     }
     pub mod query {
         pub mod v1 {
             tonic::include_proto!("commerce.query.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.query.v1.rs"));
+        }
+    }
+    pub mod audit {
+        pub mod v1 {
+            tonic::include_proto!("commerce.audit.v1");
+            include!(concat!(env!("OUT_DIR"), "/clients/commerce.audit.v1.rs"));
         }
     }
 }
 
 pub use commerce::{
-    cart::v1 as cart, common::v1 as common, customer::v1 as customer, order::v1 as order,
-    payment::v1 as payment, product::v1 as product, query::v1 as query,
+    audit::v1 as audit, cart::v1 as cart, common::v1 as common, customer::v1 as customer,
+    order::v1 as order, payment::v1 as payment, product::v1 as product, query::v1 as query,
 };
 
 /// Encoded `FileDescriptorSet` of every package above, for `tonic-reflection`.
@@ -93,6 +109,7 @@ mod tests {
             "commerce.query.v1.OrderQueries",
             "commerce.query.v1.PaymentQueries",
             "commerce.query.v1.CheckoutQueries",
+            "commerce.audit.v1.AuditQueries",
             "commerce.product.v1.ProductStock",
             "commerce.cart.v1.CartCommands",
             "commerce.order.v1.OrderCommands",

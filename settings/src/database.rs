@@ -1,5 +1,6 @@
 //! `[database]`: the PostgreSQL pool every process opens (`APP_DATABASE__…`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -39,6 +40,42 @@ pub struct DatabaseSettings {
     /// Server-side `idle_in_transaction_session_timeout`: a forgotten open transaction would hold
     /// back every `$all` tailer on the server (their watermark is cluster-wide), so it is bounded.
     pub idle_in_transaction_timeout_ms: u64,
+    /// TLS to the server: `disable`, `prefer` (the default: TLS when the server offers it),
+    /// `require`, `verify-ca` or `verify-full`. Overrides an `sslmode` in the URL; the `prod`
+    /// stage requires TLS. A private CA goes in the URL as `sslrootcert=<path>`.
+    pub ssl_mode: Option<SslMode>,
+    /// Passwords of the services' login roles (`commerce_<role>_login`), by role: `cart`,
+    /// `relay`, … (`APP_DATABASE__LOGINS__CART`, or `…_FILE` naming a mounted secret). Read only
+    /// by `commerce-migrate`, which creates or updates each login it is given
+    /// (`docs/database-roles.md`); every service has its own URL instead.
+    #[serde(serialize_with = "redacted_values")]
+    pub logins: BTreeMap<String, SecretString>,
+}
+
+/// TLS modes of a PostgreSQL connection (libpq's `sslmode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS only if the server insists.
+    Allow,
+    /// TLS when the server offers it.
+    Prefer,
+    /// TLS always; the certificate is not checked.
+    Require,
+    /// TLS always, with a certificate signed by a trusted CA.
+    VerifyCa,
+    /// As `verify-ca`, and the certificate names the host.
+    VerifyFull,
+}
+
+/// Serializes a map of secrets with its keys and `[redacted]` values.
+fn redacted_values<S: serde::Serializer>(
+    map: &BTreeMap<String, SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.keys().map(|key| (key, "[redacted]")))
 }
 
 impl Default for DatabaseSettings {
@@ -53,6 +90,8 @@ impl Default for DatabaseSettings {
             acquire_timeout_ms: 5_000,
             statement_timeout_ms: 30_000,
             idle_in_transaction_timeout_ms: 10_000,
+            ssl_mode: None,
+            logins: BTreeMap::new(),
         }
     }
 }

@@ -42,7 +42,7 @@ use std::{collections::HashMap, path::PathBuf};
 pub use auth::{AuthSettings, DEVELOPMENT_JWT_SECRET};
 pub use checkout::CheckoutSettings;
 pub use command::CommandSettings;
-pub use database::DatabaseSettings;
+pub use database::{DatabaseSettings, SslMode};
 pub use error::{SettingsError, variable_of};
 pub use event_store::EventStoreSettings;
 pub use http::HttpSettings;

@@ -25,6 +25,14 @@ pub struct ProjectionSettings {
     /// Events younger than this may still be on their way through the broker: the comparison
     /// leaves them out.
     pub reconcile_grace_ms: u64,
+    /// Events of `$all` read per page by a replay or verify (at most 10 000); each page is
+    /// applied to the new generation in one atomic write.
+    pub replay_page: u32,
+    /// How long a retired generation is kept for `replay --rollback` before it is dropped.
+    pub keep_retired_minutes: u64,
+    /// `host:port` where `commerce-projections replay|verify` serves its progress as metrics
+    /// (`projection_replay_*`) while it runs; empty for none.
+    pub replay_metrics_listen: String,
 }
 
 impl Default for ProjectionSettings {
@@ -38,6 +46,9 @@ impl Default for ProjectionSettings {
             batch_size: 64,
             reconcile_interval_ms: 30_000,
             reconcile_grace_ms: 10_000,
+            replay_page: 5_000,
+            keep_retired_minutes: 60,
+            replay_metrics_listen: "127.0.0.1:9468".to_owned(),
         }
     }
 }

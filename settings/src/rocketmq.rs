@@ -15,6 +15,15 @@ pub struct RocketMqSettings {
     /// Queues per event topic. Per-stream order rests on the stream → queue hash, which depends on
     /// this count: change it only with the relay stopped and the topics drained.
     pub queues: u32,
+    /// This process's client instance name, unique among the live members of its consumer
+    /// groups and the same across its restarts (the role and replica: a Kubernetes pod's name,
+    /// `projections` under `scripts/run`). The broker keys an orderly consumer's queue locks by
+    /// it, so a replica killed and restarted under its name takes its queues back at once
+    /// instead of waiting for the dead process's locks to expire (60 s). Empty (the default):
+    /// a new name per process start, which is always safe and pays that wait after a crash.
+    /// Two live processes must never share a name: both would believe they hold the same
+    /// queue's lock.
+    pub instance_name: String,
 }
 
 impl Default for RocketMqSettings {
@@ -23,6 +32,7 @@ impl Default for RocketMqSettings {
             name_server: "127.0.0.1:9876".to_owned(),
             topic_prefix: "commerce".to_owned(),
             queues: 8,
+            instance_name: String::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// A cart's state. The default is an empty cart nobody has used yet.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CartState {
     /// The owner, once the first item was added.
     pub customer_id: Option<CustomerId>,
@@ -18,7 +18,7 @@ pub struct CartState {
 }
 
 /// One SKU in the cart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CartLine {
     /// The SKU's product.
     pub product_id: ProductId,

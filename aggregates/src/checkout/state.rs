@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Where a checkout is (see the module's diagram).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Phase {
     /// Going forward: reserving, collecting, marking paid, committing.
     Running,
@@ -70,7 +70,7 @@ impl Phase {
 }
 
 /// A checkout's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 #[expect(
     clippy::large_enum_variant,
     reason = "one state per command being decided; boxing would only add an allocation"
@@ -84,7 +84,7 @@ pub enum CheckoutState {
 }
 
 /// A started checkout: what it collects and every answer and fact it recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckoutDetails {
     /// The order, also the checkout's id.
     pub order_id: OrderId,
@@ -105,6 +105,7 @@ pub struct CheckoutDetails {
     /// Steps done.
     pub succeeded: BTreeSet<Step>,
     /// Steps refused, with the service's message.
+    #[serde(serialize_with = "by_step_name")]
     pub refused: BTreeMap<Step, String>,
     /// The provider's callback captured the payment.
     pub payment_captured: bool,
@@ -119,6 +120,15 @@ pub struct CheckoutDetails {
 }
 
 /// Applies one event.
+/// `refused` as JSON, keyed by step name: the keys of a JSON object are strings, and a [`Step`]
+/// serializes as an object.
+fn by_step_name<S: serde::Serializer>(
+    refused: &BTreeMap<Step, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(refused.iter().map(|(step, message)| (step.name(), message)))
+}
+
 pub(super) fn evolve(state: CheckoutState, event: &CheckoutEvent) -> CheckoutState {
     use CheckoutEvent::*;
     let mut checkout = match (state, event) {

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// A customer's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub enum CustomerState {
     /// No events yet.
     #[default]
@@ -19,7 +19,7 @@ pub enum CustomerState {
 }
 
 /// A registered customer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CustomerAccount {
     /// The customer.
     pub customer_id: CustomerId,

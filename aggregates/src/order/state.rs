@@ -7,7 +7,7 @@ use crate::{
 };
 
 /// Where an order is in its life (see the module's diagram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum OrderStatus {
     /// Waiting for stock.
     Placed,
@@ -63,7 +63,7 @@ impl OrderStatus {
 }
 
 /// An order's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub enum OrderState {
     /// No events yet.
     #[default]
@@ -73,7 +73,7 @@ pub enum OrderState {
 }
 
 /// A placed order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct OrderDetails {
     /// The order.
     pub order_id: OrderId,

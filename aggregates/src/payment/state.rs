@@ -7,7 +7,7 @@ use crate::{
 };
 
 /// Where a payment is in its life (see the module's diagram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum PaymentStatus {
     /// Waiting for capture or failure.
     Initiated,
@@ -32,7 +32,7 @@ impl PaymentStatus {
 }
 
 /// A payment's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub enum PaymentState {
     /// No events yet.
     #[default]
@@ -42,7 +42,7 @@ pub enum PaymentState {
 }
 
 /// An initiated payment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PaymentDetails {
     /// The payment.
     pub payment_id: PaymentId,

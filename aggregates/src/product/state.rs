@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// A product's state.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub enum ProductState {
     /// No events yet.
     #[default]
@@ -20,7 +20,7 @@ pub enum ProductState {
 }
 
 /// A created product with its SKUs and reservations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProductDetails {
     /// The product.
     pub product_id: ProductId,
@@ -37,7 +37,7 @@ pub struct ProductDetails {
 }
 
 /// A SKU and its stock.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Sku {
     /// The SKU.
     pub sku_id: SkuId,
@@ -61,7 +61,7 @@ impl Sku {
 }
 
 /// Stock held for one reservation id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reservation {
     /// SKUs and quantities held.
     pub items: Vec<StockLine>,
@@ -70,7 +70,7 @@ pub struct Reservation {
 }
 
 /// Where a reservation is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum ReservationStatus {
     /// Holding stock.
     Open,

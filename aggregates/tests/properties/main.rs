@@ -1,8 +1,10 @@
 //! Property tests of the domain: random command sequences never break an aggregate's
 //! invariants, folding the events equals evolving step by step, and every event survives the
-//! event store's `(event_type, schema_version, data)` round trip.
+//! event store's `(event_type, schema_version, data)` round trip, and arbitrary stored payloads
+//! decode or fail with a typed error.
 
 mod balance;
+mod decoding;
 mod lifecycle;
 mod stock;
 

@@ -1,6 +1,9 @@
-//! `commerce-migrate`: creates the database named in the settings if it is missing and applies
-//! every migration in the workspace's `migrations/` folder. Idempotent; run by `scripts/setup`
-//! and by the Kubernetes migrations Job.
+//! `commerce-migrate`: creates the database named in the settings if it is missing, applies
+//! every migration in the workspace's `migrations/` folder, then creates or updates the services'
+//! login roles whose passwords the settings give (`APP_DATABASE__LOGINS__<ROLE>`;
+//! `docs/database-roles.md`). Connects as the owner role. Idempotent; run by `scripts/setup` and
+//! by the Kubernetes migrations Job. `commerce-migrate --roles` only prints the service roles, one
+//! per line (scripts/setup makes a password for each).
 
 use anyhow::Context;
 use event_store::{MIGRATOR, connect_options};
@@ -8,6 +11,10 @@ use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--roles") {
+        println!("{}", event_store::roles::SERVICE_ROLES.join("\n"));
+        return Ok(());
+    }
     let settings = settings::Settings::load().context("loading settings")?;
     let options = connect_options(&settings.database).context("parsing the database url")?;
     let database = options
@@ -44,5 +51,11 @@ async fn main() -> anyhow::Result<()> {
         .fetch_one(&mut conn)
         .await?;
     println!("database {database}: {applied} migrations applied, schema up to date");
+    let logins = event_store::roles::ensure_logins(&mut conn, &settings.database.logins)
+        .await
+        .context("making the services' login roles")?;
+    if !logins.is_empty() {
+        println!("login roles up to date: {}", logins.join(", "));
+    }
     Ok(())
 }

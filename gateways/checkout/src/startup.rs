@@ -67,7 +67,10 @@ impl App {
             settings.checkout.clone(),
             settings.command.max_attempts,
         ));
-        let broker = BrokerClient::new(BrokerClientConfig::new(&settings.rocketmq.name_server))?;
+        let broker = BrokerClient::new(
+            BrokerClientConfig::new(&settings.rocketmq.name_server)
+                .with_instance_name(&settings.rocketmq.instance_name),
+        )?;
         let topics = EventTopics::new(&settings.rocketmq.topic_prefix);
         for category in [Order::CATEGORY, Payment::CATEGORY] {
             broker

@@ -49,6 +49,15 @@ pub use event_store::testing::{poll_until, wait_until};
 /// A role of the stack: its name and the ports it listens on.
 const COMMAND_SERVICES: [&str; 5] = ["customer", "product", "cart", "order", "payment"];
 
+/// The database role a process of the stack connects as (scripts/roles' last field), `none` for
+/// those without a database.
+fn database_role(role: &str) -> &str {
+    match role {
+        "http" | "provider" => "none",
+        role => role,
+    }
+}
+
 /// How a stack is configured.
 #[derive(Debug, Clone)]
 pub struct StackOptions {
@@ -98,7 +107,13 @@ pub struct Stack {
 impl Stack {
     /// Starts every role and waits until each listening one accepts connections.
     pub async fn start(options: StackOptions) -> Self {
-        let db = TestDatabase::create(4).await;
+        Self::start_on(TestDatabase::create(4).await, options).await
+    }
+
+    /// As [`start`](Self::start), over `db` and the Redis and name server its settings name
+    /// (e.g. servers of the test's own: `event_store::testing::infra::PrivateInfra`).
+    pub async fn start_on(db: TestDatabase, options: StackOptions) -> Self {
+        db.ensure_service_logins().await;
         let tag = &Uuid::new_v4().simple().to_string()[..10];
         let mut ports = BTreeMap::new();
         for role in COMMAND_SERVICES
@@ -134,6 +149,7 @@ impl Stack {
             ("APP_PROJECTIONS__GROUP_PREFIX", format!("co{tag}")),
             ("APP_PROJECTIONS__REDIS_PREFIX", format!("co{tag}")),
             ("APP_PROJECTIONS__METRICS_LISTEN", String::new()),
+            ("APP_PROJECTIONS__REPLAY_METRICS_LISTEN", String::new()),
             ("APP_PROJECTIONS__RETRY_DELAY_MS", "50".to_owned()),
             ("APP_QUERY__METRICS_LISTEN", String::new()),
             ("APP_COMMAND__PRODUCT_ENDPOINT", url("product")),
@@ -229,12 +245,40 @@ impl Stack {
         let child = Command::new(binary_path(binary))
             .args(&args)
             .envs(self.env.iter().cloned())
+            .env("APP_DATABASE__URL", self.login_url(database_role(role)))
             .env("APP_DATABASE__APPLICATION_NAME", format!("test-{role}"))
-            .stdout(Stdio::null())
+            // The same name across restarts: a restarted consumer takes its queues back at once.
+            .env(
+                "APP_ROCKETMQ__INSTANCE_NAME",
+                format!("{}-{role}", self.topic_prefix()),
+            )
+            .stdout(self.log_of(role))
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|error| panic!("{binary} starts: {error}"));
         self.processes.insert(role, Process(child));
+    }
+
+    /// Where `role`'s log (its stdout) goes: nowhere, or with `STACK_LOGS=<dir>` set, appended
+    /// to `<dir>/<topic prefix>-<role>.log` (across its restarts), to see what a process did in
+    /// a failed test.
+    fn log_of(&self, role: &str) -> Stdio {
+        let Some(dir) = std::env::var_os("STACK_LOGS") else {
+            return Stdio::null();
+        };
+        let path = std::path::Path::new(&dir).join(format!("{}-{role}.log", self.topic_prefix()));
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_or_else(|_| Stdio::null(), Stdio::from)
+    }
+
+    /// The URL of this stack's database as `role`'s login (`docs/database-roles.md`; its password
+    /// comes from `PGPASSFILE`, which scripts/setup writes). `none`: a login that does not exist,
+    /// for the processes that have no business with the database.
+    pub fn login_url(&self, role: &str) -> String {
+        event_store::roles::login_url(self.db.settings.database.url.expose_secret(), role)
     }
 
     /// SIGKILLs `role`: no shutdown hook runs.
@@ -491,6 +535,85 @@ impl Stack {
             CustomerState::Registered(account) => account.balance,
             CustomerState::Unregistered => panic!("no customer {customer}"),
         }
+    }
+
+    /// Runs the operator's `commerce-projections <args>` (`replay`, `verify`, `generations` …)
+    /// against this stack, with its settings plus `extra` variables (e.g.
+    /// `APP_PROJECTIONS__REPLAY_PAGE`), and waits for it to exit.
+    pub fn projections_cli(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Output {
+        Command::new(binary_path("commerce-projections"))
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .envs(extra.iter().copied())
+            .env("APP_DATABASE__URL", self.login_url("projections"))
+            .env("APP_DATABASE__APPLICATION_NAME", "test-operator")
+            .output()
+            .expect("commerce-projections runs")
+    }
+
+    /// The read models whose live generation has not yet applied every stream of its categories
+    /// up to the log's end, each with its first lagging stream; empty when all caught up. (A
+    /// `verify` of a model that lags reports the lag as differences.)
+    pub async fn lagging_read_models(&self) -> Vec<String> {
+        use projections::{Projection, runtime::live_redis_keys};
+        let pool = &self.db.pool;
+        let log: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT category, stream_id, max(stream_version) FROM events \
+             GROUP BY category, stream_id ORDER BY stream_id",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("read the log");
+        let client =
+            redis::Client::open(self.db.settings.redis.url.expose_secret()).expect("redis url");
+        let mut redis = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis answers");
+        let prefix = self.setting("APP_PROJECTIONS__REDIS_PREFIX");
+        let mut lagging = Vec::new();
+        for projection in projections::read_models::all() {
+            let name = projection.name();
+            let markers: BTreeMap<String, i64> = match projection {
+                Projection::Postgres(_) => sqlx::query_as::<_, (String, i64)>(
+                    "SELECT stream_id, version FROM projection_versions \
+                     WHERE projection = $1 AND generation = coalesce((SELECT generation \
+                       FROM read_model_generations WHERE projection = $1 AND status = 'live'), 0)",
+                )
+                .bind(name)
+                .fetch_all(pool)
+                .await
+                .expect("read the markers")
+                .into_iter()
+                .collect(),
+                Projection::Redis(_) => {
+                    let keys = live_redis_keys(&mut redis, &prefix, name)
+                        .await
+                        .expect("read the epoch");
+                    redis::cmd("HGETALL")
+                        .arg(keys.key("versions"))
+                        .query_async(&mut redis)
+                        .await
+                        .expect("read the markers")
+                }
+            };
+            let behind = log.iter().find(|(category, stream, version)| {
+                projection.categories().contains(&category.as_str())
+                    && markers.get(stream) != Some(version)
+            });
+            if let Some((_, stream, version)) = behind {
+                lagging.push(format!(
+                    "{name}: {stream} at {:?}, the log at {version}",
+                    markers.get(stream)
+                ));
+            }
+        }
+        lagging
+    }
+
+    /// The RocketMQ name server of this stack.
+    pub fn name_server(&self) -> String {
+        self.setting("APP_ROCKETMQ__NAME_SERVER")
     }
 
     /// The RocketMQ topic prefix of this stack.

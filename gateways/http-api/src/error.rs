@@ -296,8 +296,13 @@ impl From<Status> for ApiError {
                 Self::NotYetConsistent(said(NOT_YET_CONSISTENT))
             }
             // A connect failure is UNAVAILABLE too (tonic maps it so); RESOURCE_EXHAUSTED is an
-            // overloaded server: both pass with time.
+            // overloaded server; a connection that broke under the call (the query service's
+            // process died mid-request) is tonic's own UNKNOWN "transport error": all pass with
+            // time.
             Code::Unavailable | Code::ResourceExhausted => {
+                Self::Unavailable(format!("{:?}: {message}", status.code()))
+            }
+            Code::Unknown if is_broken_connection(&status) => {
                 Self::Unavailable(format!("{:?}: {message}", status.code()))
             }
             // tonic reports an expired deadline, ours or the server's, as CANCELLED ("Timeout
@@ -308,6 +313,14 @@ impl From<Status> for ApiError {
             code => Self::Internal(format!("query service answered {code:?}: {message}")),
         }
     }
+}
+
+/// Whether `status` is tonic's report of the connection breaking under the call, not an answer
+/// of the server: its source is a transport error (or, once passed on, its message says so).
+fn is_broken_connection(status: &Status) -> bool {
+    std::error::Error::source(status)
+        .is_some_and(<dyn std::error::Error>::is::<tonic::transport::Error>)
+        || status.message() == "transport error"
 }
 
 /// Whether `status` is the query services' "not yet consistent" answer: the trailer says so, or
@@ -342,6 +355,11 @@ mod tests {
                 ErrorCode::InvalidArgument,
             ),
             (Status::out_of_range("x"), 400, ErrorCode::InvalidArgument),
+            (
+                Status::unknown("transport error"),
+                503,
+                ErrorCode::Unavailable,
+            ),
             (
                 Status::unauthenticated("x"),
                 401,

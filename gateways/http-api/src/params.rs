@@ -23,8 +23,9 @@ pub struct PageParams {
     /// Page size, 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page; absent for the first page. Opaque.
-    #[param(max_length = 1024)]
+    /// `next_cursor` of the previous page; absent for the first page. Digits (a position in
+    /// the read model).
+    #[param(max_length = 1024, pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -35,8 +36,11 @@ pub struct ProductListParams {
     /// Page size, 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page; absent for the first page. Opaque.
-    #[param(max_length = 1024)]
+    /// `next_cursor` of the previous page; absent for the first page. The last product's id.
+    #[param(
+        max_length = 1024,
+        pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
     /// Only products whose title starts with this text (case-insensitive).
     #[param(max_length = 200)]
@@ -55,8 +59,9 @@ pub struct OrderListParams {
     /// Page size, 1 to 100; 20 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page; absent for the first page. Opaque.
-    #[param(max_length = 1024)]
+    /// `next_cursor` of the previous page; absent for the first page. Digits (a position in
+    /// the read model).
+    #[param(max_length = 1024, pattern = "^[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -68,30 +73,39 @@ fn order_status_names() -> Vec<&'static str> {
 /// A validated page request: the limit (0 for the service's default) and the cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// 1..=100, or 0 for the default.
+    /// 1..=100 (or the route's own largest page), or 0 for the default.
     pub limit: u32,
     /// Opaque cursor, empty for the first page.
     pub cursor: String,
 }
 
 /// A present, non-empty parameter value; an empty one (`?limit=`) counts as absent.
-fn given(value: Option<&str>) -> Option<&str> {
+pub(crate) fn given(value: Option<&str>) -> Option<&str> {
     value.filter(|value| !value.is_empty())
 }
 
 /// `limit` and `cursor` checked: the limit is 1..=100 (0 when absent, the service's default),
 /// the cursor at most 1024 bytes and otherwise passed on as it is.
 pub fn page(limit: Option<&str>, cursor: Option<&str>) -> Result<Page, ApiError> {
+    page_up_to(limit, cursor, MAX_LIMIT)
+}
+
+/// As [`page`], for a service whose largest page is `max_limit` (the audit queries take 500).
+pub fn page_up_to(
+    limit: Option<&str>,
+    cursor: Option<&str>,
+    max_limit: u32,
+) -> Result<Page, ApiError> {
     let limit = match given(limit) {
         None => 0,
         Some(text) => text
             .parse::<u32>()
             .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .filter(|limit| (1..=max_limit).contains(limit))
             .ok_or_else(|| {
                 ApiError::invalid(
                     "limit",
-                    &format!("must be an integer from 1 to {MAX_LIMIT}"),
+                    &format!("must be an integer from 1 to {max_limit}"),
                 )
             })?,
     };
@@ -200,6 +214,16 @@ mod tests {
             let error = page(Some(bad), None).unwrap_err();
             assert!(error.to_string().starts_with("limit "), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_route_may_allow_larger_pages() {
+        assert_eq!(page_up_to(Some("500"), None, 500).unwrap().limit, 500);
+        let error = page_up_to(Some("501"), None, 500).unwrap_err();
+        assert_eq!(
+            error,
+            ApiError::InvalidArgument("limit must be an integer from 1 to 500".into())
+        );
     }
 
     #[test]

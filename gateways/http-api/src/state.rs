@@ -5,6 +5,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use auth::Authenticator;
+use proto::audit::audit_queries_client::AuditQueriesClient;
 use proto::payment::payment_commands_client::PaymentCommandsClient;
 use proto::query::checkout_queries_client::CheckoutQueriesClient;
 use proto::query::{
@@ -52,8 +53,8 @@ pub struct WebhookState {
     pub token: ServiceToken,
 }
 
-/// A client of each query service and of the health service, all on one channel: the five
-/// query services answer on the same endpoint. A handler calls on a clone (`&mut self` calls):
+/// A client of each query service, of the audit service and of the health service, all on one
+/// channel: the query process serves them all on the same endpoint. A handler calls on a clone (`&mut self` calls):
 /// a clone shares the channel, so it costs a few reference counts, not a connection.
 #[derive(Clone)]
 pub struct QueryClients {
@@ -69,6 +70,8 @@ pub struct QueryClients {
     pub payments: PaymentQueriesClient<Channel>,
     /// `CheckoutQueries`.
     pub checkouts: CheckoutQueriesClient<Channel>,
+    /// `commerce.audit.v1.AuditQueries` (admins only).
+    pub audit: AuditQueriesClient<Channel>,
     /// `grpc.health.v1.Health` of the query service.
     pub health: HealthClient<Channel>,
 }
@@ -83,6 +86,7 @@ impl QueryClients {
             orders: OrderQueriesClient::new(channel.clone()),
             payments: PaymentQueriesClient::new(channel.clone()),
             checkouts: CheckoutQueriesClient::new(channel.clone()),
+            audit: AuditQueriesClient::new(channel.clone()),
             health: HealthClient::new(channel),
         }
     }

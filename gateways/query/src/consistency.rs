@@ -11,12 +11,9 @@
 use std::time::Duration;
 
 use event_store::StreamId;
-use projections::{
-    KeySpace,
-    read_models::{
-        ReadError,
-        registry::{self, ReadModelSpec, Store},
-    },
+use projections::read_models::{
+    ReadError,
+    registry::{self, ReadModelSpec, Store},
 };
 use redis::aio::ConnectionManager;
 use server::{Gauge, Registry};
@@ -167,7 +164,13 @@ impl Markers {
     /// The last version of `stream` that `model` applied, if any.
     pub async fn applied(&self, model: ReadModel, stream: &str) -> Result<Option<u64>, ReadError> {
         if model.in_redis() {
-            let key = KeySpace::new(&self.redis_prefix, model.name()).key("versions");
+            let keys = projections::runtime::live_redis_keys(
+                &mut self.redis.clone(),
+                &self.redis_prefix,
+                model.name(),
+            )
+            .await?;
+            let key = keys.key("versions");
             let version: Option<u64> = redis::cmd("HGET")
                 .arg(key)
                 .arg(stream)
@@ -176,7 +179,9 @@ impl Markers {
             Ok(version)
         } else {
             let version: Option<i64> = sqlx::query_scalar(
-                "SELECT version FROM projection_versions WHERE projection = $1 AND stream_id = $2",
+                "SELECT version FROM projection_versions WHERE projection = $1 AND stream_id = $2 \
+                 AND generation = coalesce((SELECT generation FROM read_model_generations \
+                   WHERE projection = $1 AND status = 'live'), 0)",
             )
             .bind(model.name())
             .bind(stream)

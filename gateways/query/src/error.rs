@@ -5,6 +5,8 @@ use std::time::Duration;
 use projections::read_models::ReadError;
 use tonic::{Code, Status, metadata::MetadataValue};
 
+use crate::audit::AuditError;
+
 /// The trailer naming why a call failed when the code alone is ambiguous (`UNAVAILABLE`); the
 /// HTTP gateway reads the same constant.
 pub use proto::contract::ERROR_REASON as REASON_METADATA;
@@ -43,6 +45,13 @@ pub enum QueryError {
         /// How long the service waited.
         waited: Duration,
     },
+    /// A Redis read model has no live generation: Redis lost its data and the workers are
+    /// rebuilding it (or have not built it yet). Client: retry with backoff.
+    #[error("read model {model} is being rebuilt; retry later")]
+    NotBuilt {
+        /// The read model.
+        model: &'static str,
+    },
     /// A read model's store failed or is unreachable. Client: retry with backoff.
     #[error("read model unavailable")]
     Unavailable(#[source] ReadError),
@@ -63,6 +72,17 @@ impl From<ReadError> for QueryError {
     }
 }
 
+impl From<AuditError> for QueryError {
+    fn from(error: AuditError) -> Self {
+        match error {
+            AuditError::InvalidArgument(message) => QueryError::InvalidArgument(message),
+            AuditError::NotFound(message) => QueryError::NotFound(message),
+            AuditError::Database(error) => QueryError::Unavailable(ReadError::Postgres(error)),
+            AuditError::Corrupt(message) => QueryError::Internal(ReadError::Corrupt(message)),
+        }
+    }
+}
+
 impl From<QueryError> for Status {
     fn from(error: QueryError) -> Self {
         let code = match &error {
@@ -70,7 +90,9 @@ impl From<QueryError> for Status {
             QueryError::NotFound(_) => Code::NotFound,
             QueryError::Unauthenticated(_) => Code::Unauthenticated,
             QueryError::PermissionDenied(_) => Code::PermissionDenied,
-            QueryError::NotYetConsistent { .. } | QueryError::Unavailable(_) => Code::Unavailable,
+            QueryError::NotYetConsistent { .. }
+            | QueryError::NotBuilt { .. }
+            | QueryError::Unavailable(_) => Code::Unavailable,
             QueryError::Internal(_) => Code::Internal,
         };
         match &error {

@@ -17,6 +17,7 @@
 //! - The cache never replaces an entry with one filled at an older version.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod cache;
 pub mod config;
 pub mod consistency;

@@ -34,6 +34,7 @@ use crate::{
     error::QueryError,
 };
 
+mod audit;
 mod checkouts;
 mod lookup;
 
@@ -104,8 +105,30 @@ impl QueryState {
         }
     }
 
-    fn keys(&self, model: ReadModel) -> KeySpace {
-        KeySpace::new(&self.redis_prefix, model.name())
+    /// The keys of `model`'s live generation (resolved per request: a replay may switch it).
+    ///
+    /// A model without its epoch key is not there to answer from: Redis lost its data (a
+    /// restart without persistence, a flush, a failover) and the workers are rebuilding it, or
+    /// they have not built it yet. Reading generation 0 then would answer an empty catalog, or
+    /// NOT_FOUND for what exists; the answer is UNAVAILABLE until a generation is switched in
+    /// (`docs/redis-read-model-loss.md`).
+    async fn keys(&self, model: ReadModel) -> Result<KeySpace, QueryError> {
+        let epoch: Option<String> = redis::cmd("GET")
+            .arg(projections::runtime::epoch_key(
+                &self.redis_prefix,
+                model.name(),
+            ))
+            .query_async(&mut self.redis.clone())
+            .await
+            .map_err(projections::read_models::ReadError::from)?;
+        let epoch = epoch.ok_or(QueryError::NotBuilt {
+            model: model.name(),
+        })?;
+        Ok(projections::runtime::redis_keys(
+            &self.redis_prefix,
+            model.name(),
+            projections::runtime::Epoch::parse(&epoch).generation,
+        ))
     }
 
     /// Waits for the request's token, if any, on `model`.
@@ -155,13 +178,20 @@ impl QueryState {
         Ok(value)
     }
 
-    /// The Redis marker of `stream` in `model`, read before the data it vouches for.
+    /// The Redis marker of `stream` in the generation `keys` names, read before the data it
+    /// vouches for (from the same generation).
     async fn redis_marker(
         &self,
-        model: ReadModel,
+        keys: &KeySpace,
         stream: &StreamId,
     ) -> Result<Option<u64>, QueryError> {
-        Ok(self.markers.applied(model, stream.as_str()).await?)
+        let version: Option<u64> = redis::cmd("HGET")
+            .arg(keys.key("versions"))
+            .arg(stream.as_str())
+            .query_async(&mut self.redis.clone())
+            .await
+            .map_err(projections::read_models::ReadError::from)?;
+        Ok(version)
     }
 }
 
@@ -251,7 +281,7 @@ impl CatalogQueries for QueryServices {
         state.reach(ReadModel::Catalog, token.as_ref()).await?;
         let page = catalog::list_products(
             &mut state.redis.clone(),
-            &state.keys(ReadModel::Catalog),
+            &state.keys(ReadModel::Catalog).await?,
             after,
             limit,
             filter,

@@ -1,12 +1,13 @@
 //! Building and running the server: the [`App`] that `main` and the tests start alike.
 //!
 //! The process serves `grpc.health.v1.Health` and server reflection (v1 and v1alpha) without a
-//! token ([`server::grpc`]), the six query services behind the bearer-token interceptor with a
-//! request size limit, and (unless disabled) `/metrics` + `/healthz` over HTTP.
+//! token ([`server::grpc`]), the six query services and `AuditQueries` behind the bearer-token
+//! interceptor with a request size limit, and (unless disabled) `/metrics` + `/healthz` over HTTP.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use auth::Authenticator;
+use proto::audit::audit_queries_server::AuditQueriesServer;
 use proto::query::{
     cart_queries_server::CartQueriesServer, catalog_queries_server::CatalogQueriesServer,
     checkout_queries_server::CheckoutQueriesServer, customer_queries_server::CustomerQueriesServer,
@@ -93,7 +94,9 @@ impl App {
         let carts = CartQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let orders = OrderQueriesServer::new(services.clone()).max_decoding_message_size(limit);
         let payments = PaymentQueriesServer::new(services.clone()).max_decoding_message_size(limit);
-        let checkouts = CheckoutQueriesServer::new(services).max_decoding_message_size(limit);
+        let checkouts =
+            CheckoutQueriesServer::new(services.clone()).max_decoding_message_size(limit);
+        let audit = AuditQueriesServer::new(services).max_decoding_message_size(limit);
         let server = Server::builder()
             .timeout(REQUEST_TIMEOUT)
             .trace_fn(server::grpc::request_span);
@@ -103,7 +106,8 @@ impl App {
             .add_service(InterceptedService::new(carts, auth.clone()))
             .add_service(InterceptedService::new(orders, auth.clone()))
             .add_service(InterceptedService::new(payments, auth.clone()))
-            .add_service(InterceptedService::new(checkouts, auth))
+            .add_service(InterceptedService::new(checkouts, auth.clone()))
+            .add_service(InterceptedService::new(audit, auth))
             .into_router(server, &[proto::FILE_DESCRIPTOR_SET])
             .await?;
         tracing::info!(%address, "query service bound");

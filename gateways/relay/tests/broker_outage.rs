@@ -3,331 +3,25 @@
 //! checkpoint, and once the broker is back every event arrives, in stream order, none skipped.
 //!
 //! The shared broker (127.0.0.1:9876/10911) serves other tests and is never touched here: this
-//! test starts `rocketmq-namesrv-rust` and `rocketmq-broker-rust` (installed by scripts/setup)
-//! on free loopback ports, with a store in a temp dir that is removed at the end.
+//! test starts a name server and broker of its own (`event_store::testing::infra::PrivateBroker`,
+//! the one mechanism the fault suite uses too) on free loopback ports, with a store in a temp dir
+//! that is removed at the end.
 #![recursion_limit = "512"]
 
 mod support;
 
-use std::collections::{BTreeSet, HashSet};
-use std::fs::File;
-use std::io::ErrorKind;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use event_store::testing::infra::PrivateBroker;
 use relay::Relay;
 use rocketmq::ReceivedMessage;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use support::{
-    Collector, World, append_interleaved, assert_complete_in_stream_order, free_port, start_relay,
-    stop_relay, streams, versions_by_stream, wait_until,
+    Collector, World, append_interleaved, assert_complete_in_stream_order, start_relay, stop_relay,
+    streams, versions_by_stream, wait_until,
 };
-
-const NAMESRV_BIN: &str = "rocketmq-namesrv-rust";
-const BROKER_BIN: &str = "rocketmq-broker-rust";
-/// How long a started name server or broker may take to become ready.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// Commit log file size: 16 MiB instead of the default 1 GiB keeps the store small.
-const COMMIT_LOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// `name` on `PATH` (or in `~/.cargo/bin`, where scripts/setup installs it); panics with what
-/// to do when missing.
-fn binary(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let cargo_bin = std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin"));
-    std::env::split_paths(&path)
-        .chain(cargo_bin)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`{name}` is not on PATH: this test runs a RocketMQ name server and broker of its \
-                 own; install them with scripts/setup (cargo install --locked --version 1.0.0 \
-                 rocketmq-namesrv rocketmq-broker)"
-            )
-        })
-}
-
-/// A free loopback port `p` whose `p - 2` is free too (the broker's fast remoting listener)
-/// and that is not in `taken`.
-fn free_broker_port(taken: &HashSet<u16>) -> u16 {
-    loop {
-        let port = free_port();
-        if port > 1024
-            && !taken.contains(&port)
-            && !taken.contains(&(port - 2))
-            && TcpListener::bind(("127.0.0.1", port - 2)).is_ok()
-        {
-            return port;
-        }
-    }
-}
-
-/// A free loopback port not in `taken`.
-fn free_port_besides(taken: &HashSet<u16>) -> u16 {
-    loop {
-        let port = free_port();
-        if !taken.contains(&port) {
-            return port;
-        }
-    }
-}
-
-/// The last `lines` lines of a log file, for failure messages.
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A RocketMQ name server and broker of this test's own, on free loopback ports, with their
-/// configuration, logs and store in a temp dir. Dropping it kills both processes and removes
-/// the dir (printing the logs' tails first when the test is failing).
-struct PrivateBroker {
-    dir: PathBuf,
-    namesrv_port: u16,
-    health_port: u16,
-    namesrv: Option<Child>,
-    broker: Option<Child>,
-    broker_starts: u32,
-}
-
-impl PrivateBroker {
-    /// Writes the configuration and starts the name server, then the broker; returns once the
-    /// broker's `/readyz` says ready.
-    async fn start() -> Self {
-        // Resolve both before anything starts, so a missing binary fails with a clear message.
-        binary(NAMESRV_BIN);
-        binary(BROKER_BIN);
-        let dir = std::env::temp_dir().join(format!("relay-outage-{}", Uuid::new_v4().simple()));
-        std::fs::create_dir_all(dir.join("namesrv")).expect("create namesrv dir");
-        std::fs::create_dir_all(dir.join("store")).expect("create store dir");
-        let mut taken = HashSet::new();
-        let namesrv_port = free_port_besides(&taken);
-        taken.insert(namesrv_port);
-        let broker_port = free_broker_port(&taken);
-        taken.extend([broker_port, broker_port - 2]);
-        let ha_port = free_port_besides(&taken);
-        taken.insert(ha_port);
-        let health_port = free_port_besides(&taken);
-
-        let d = dir.display();
-        std::fs::write(
-            dir.join("namesrv.toml"),
-            format!(
-                "rocketmqHome = \"{d}\"\n\
-                 kvConfigPath = \"{d}/namesrv/kvConfig.json\"\n\
-                 configStorePath = \"{d}/namesrv/namesrv.properties\"\n\
-                 listenPort = {namesrv_port}\n\
-                 bindAddress = \"127.0.0.1\"\n"
-            ),
-        )
-        .expect("write namesrv.toml");
-        std::fs::write(
-            dir.join("broker.toml"),
-            format!(
-                "[broker]\n\
-                 namesrvAddr = \"127.0.0.1:{namesrv_port}\"\n\
-                 brokerIp1 = \"127.0.0.1\"\n\
-                 listenPort = {broker_port}\n\
-                 storePathRootDir = \"{d}/store\"\n\
-                 autoCreateTopicEnable = true\n\
-                 \n\
-                 [broker.brokerServerConfig]\n\
-                 bindAddress = \"127.0.0.1\"\n\
-                 \n\
-                 [broker.brokerIdentity]\n\
-                 brokerName = \"broker-a\"\n\
-                 brokerClusterName = \"DefaultCluster\"\n\
-                 brokerId = 0\n\
-                 \n\
-                 [store]\n\
-                 storeType = \"LocalFile\"\n\
-                 brokerRole = \"ASYNC_MASTER\"\n\
-                 flushDiskType = \"ASYNC_FLUSH\"\n\
-                 storePathRootDir = \"{d}/store\"\n\
-                 haListenAddress = \"127.0.0.1\"\n\
-                 haListenPort = {ha_port}\n\
-                 mappedFileSizeCommitLog = {COMMIT_LOG_FILE_BYTES}\n\
-                 diskMaxUsedSpaceRatio = 95\n\
-                 diskSpaceCleanForciblyRatio = 97\n\
-                 diskSpaceWarningLevelRatio = 99\n"
-            ),
-        )
-        .expect("write broker.toml");
-
-        let mut this = Self {
-            dir,
-            namesrv_port,
-            health_port,
-            namesrv: None,
-            broker: None,
-            broker_starts: 0,
-        };
-        this.start_namesrv().await;
-        this.start_broker().await;
-        this
-    }
-
-    /// `127.0.0.1:port` of the name server, for `rocketmq.name_server`.
-    fn name_server(&self) -> String {
-        format!("127.0.0.1:{}", self.namesrv_port)
-    }
-
-    fn log(&self, name: &str) -> File {
-        File::create(self.dir.join(name)).expect("create log file")
-    }
-
-    async fn start_namesrv(&mut self) {
-        let child = Command::new(binary(NAMESRV_BIN))
-            .arg("-c")
-            .arg(self.dir.join("namesrv.toml"))
-            .env("ROCKETMQ_HOME", &self.dir)
-            .env_remove("ROCKETMQ_HEALTH_BIND_ADDR")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(self.log("namesrv.log"))
-            .stderr(self.log("namesrv.err.log"))
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {NAMESRV_BIN}: {error}"));
-        self.namesrv = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            self.assert_running();
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.namesrv_port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the private name server did not listen on {} within {START_TIMEOUT:?}",
-                self.name_server()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Starts the broker (again) on the same ports and store; returns once it is ready.
-    async fn start_broker(&mut self) {
-        assert!(
-            self.broker.is_none(),
-            "the private broker is running already"
-        );
-        self.broker_starts += 1;
-        let log = format!("broker-{}.log", self.broker_starts);
-        let child = Command::new(binary(BROKER_BIN))
-            .arg("-c")
-            .arg(self.dir.join("broker.toml"))
-            .arg("-n")
-            .arg(self.name_server())
-            .env("ROCKETMQ_HOME", &self.dir)
-            .env(
-                "ROCKETMQ_HEALTH_BIND_ADDR",
-                format!("127.0.0.1:{}", self.health_port),
-            )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(self.log(&log))
-            .stderr(Stdio::from(self.log(&log).try_clone().expect("log handle")))
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {BROKER_BIN}: {error}"));
-        self.broker = Some(child);
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            self.assert_running();
-            if self.broker_ready().await {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the private broker (start {}) was not ready within {START_TIMEOUT:?}",
-                self.broker_starts
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Whether `GET /readyz` on the broker's health address answers ready.
-    async fn broker_ready(&self) -> bool {
-        let probe = async {
-            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.health_port))
-                .await
-                .ok()?;
-            stream
-                .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .await
-                .ok()?;
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await.ok()?;
-            Some(response.contains("\"status\":\"ready\""))
-        };
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), probe).await,
-            Ok(Some(true))
-        )
-    }
-
-    /// SIGKILLs the broker and reaps it; its store stays.
-    fn kill_broker(&mut self) {
-        let mut broker = self.broker.take().expect("the private broker is running");
-        broker.kill().expect("SIGKILL the private broker");
-        broker.wait().expect("reap the private broker");
-    }
-
-    /// Panics (with the log's tail) if the name server or the broker has exited.
-    fn assert_running(&mut self) {
-        let dir = self.dir.clone();
-        let broker_log = format!("broker-{}.log", self.broker_starts);
-        for (child, log) in [
-            (self.namesrv.as_mut(), "namesrv.log"),
-            (self.broker.as_mut(), broker_log.as_str()),
-        ] {
-            if let Some(child) = child
-                && let Some(status) = child.try_wait().expect("try_wait")
-            {
-                panic!(
-                    "the private {log} process exited with {status}; its log ends:\n{}",
-                    tail(&dir.join(log), 30)
-                );
-            }
-        }
-    }
-}
-
-impl Drop for PrivateBroker {
-    fn drop(&mut self) {
-        for mut child in [self.broker.take(), self.namesrv.take()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            for log in (1..=self.broker_starts)
-                .map(|start| format!("broker-{start}.log"))
-                .chain(["namesrv.log".to_owned()])
-            {
-                eprintln!(
-                    "--- private {log}, last lines:\n{}",
-                    tail(&self.dir.join(&log), 20)
-                );
-            }
-        }
-        match std::fs::remove_dir_all(&self.dir) {
-            Ok(()) => {}
-            Err(error) if error.kind() == ErrorKind::NotFound => {}
-            Err(error) => eprintln!("cannot remove {}: {error}", self.dir.display()),
-        }
-    }
-}
 
 /// The distinct (stream, version) pairs among `received`.
 fn distinct_versions(received: &[ReceivedMessage]) -> usize {
@@ -337,17 +31,24 @@ fn distinct_versions(received: &[ReceivedMessage]) -> usize {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broker_outage_delays_publishing_but_skips_nothing() {
-    support::init_logging();
-    let test_started = Instant::now();
-    // Declared first, dropped last: the relay and the consumer stop before their broker does.
-    let mut broker = PrivateBroker::start().await;
+/// A broker of the test's own, and a world whose relay publishes to it in small batches and
+/// retries quickly.
+async fn private_broker_and_world() -> (PrivateBroker, World) {
+    let broker = PrivateBroker::start().await;
     let mut world = World::create().await;
     world.settings.rocketmq.name_server = broker.name_server();
     world.settings.relay.batch_size = 16;
     world.settings.relay.retry_initial_ms = 50;
     world.settings.relay.retry_max_ms = 500;
+    (broker, world)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_delays_publishing_but_skips_nothing() {
+    support::init_logging();
+    let test_started = Instant::now();
+    // Declared first, dropped last: the relay and the consumer stop before their broker does.
+    let (mut broker, world) = private_broker_and_world().await;
     let streams = streams(5);
     let collector = Collector::start(&world.settings, &world.prefix).await;
 
@@ -454,5 +155,88 @@ async fn a_broker_outage_delays_publishing_but_skips_nothing() {
 
     stop_relay(stop, running, Instant::now() + Duration::from_secs(30)).await;
     collector.stop().await;
+    drop(broker);
+}
+
+/// The broker SIGKILLed while the relay publishes under load: every event the relay had
+/// acknowledged (`SEND_OK`) before the kill, and every event after, is still in the broker once
+/// it is back. A consumer group that starts afterwards from the first offset, filtering on the
+/// events' tag as the checkout process manager does, receives every event; so does the group
+/// that consumed through the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_killed_mid_publishing_keeps_every_acknowledged_event() {
+    support::init_logging();
+    let (mut broker, world) = private_broker_and_world().await;
+    const PER_STREAM: u64 = 300;
+    let streams = streams(6);
+    let total = usize::try_from(PER_STREAM).unwrap() * streams.len();
+    let through = Collector::start(&world.settings, &world.prefix).await;
+    // A slow, tag-filtered consumer through the outage, as the checkout process manager is.
+    let slow = Collector::start_group(
+        &world.settings,
+        &world.prefix,
+        &format!("{}-slow", world.prefix),
+        "ItemAdded || ItemRemoved",
+        Duration::from_millis(20),
+    )
+    .await;
+    let relay = Relay::build(world.settings.clone())
+        .await
+        .expect("relay builds");
+    let (metrics, stop, running) = start_relay(relay);
+
+    let store = world.store.clone();
+    let appending = {
+        let streams = streams.clone();
+        tokio::spawn(async move { append_interleaved(&store, &streams, 0..PER_STREAM, 1).await })
+    };
+    // Kill the broker once the relay has acknowledged a part of the load, while it publishes.
+    wait_until(
+        Instant::now() + Duration::from_secs(60),
+        "the relay has published a part of the load",
+        || async { distinct_versions(&through.received()) >= total / 5 },
+    )
+    .await;
+    broker.kill_broker();
+    let acknowledged_before_kill = world.checkpoint().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.start_broker().await;
+    appending.await.expect("appending");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    world.until_checkpoint_at_log_end(deadline).await;
+
+    let late = Collector::start_group(
+        &world.settings,
+        &world.prefix,
+        &format!("{}-late", world.prefix),
+        "ItemAdded",
+        Duration::ZERO,
+    )
+    .await;
+    let arrived = |collector: &Collector| distinct_versions(&collector.received());
+    let waited = tokio::time::timeout_at(deadline, async {
+        while arrived(&late) < total || arrived(&through) < total || arrived(&slow) < total {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    eprintln!(
+        "acknowledged before the kill: {acknowledged_before_kill:?}; {} of {total} events \
+         through the outage, {} of {total} for a slow consumer through it, {} of {total} for a \
+         group started afterwards; {} failed sends",
+        arrived(&through),
+        arrived(&slow),
+        arrived(&late),
+        metrics.send_failures.get()
+    );
+    assert!(waited.is_ok(), "events missing after the broker's restart");
+    assert_complete_in_stream_order(&late.received(), &streams, PER_STREAM);
+    assert_complete_in_stream_order(&through.received(), &streams, PER_STREAM);
+    assert_complete_in_stream_order(&slow.received(), &streams, PER_STREAM);
+
+    stop_relay(stop, running, Instant::now() + Duration::from_secs(30)).await;
+    late.stop().await;
+    slow.stop().await;
+    through.stop().await;
     drop(broker);
 }

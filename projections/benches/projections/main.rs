@@ -64,7 +64,7 @@ mod workload;
 use std::{sync::Arc, time::Duration};
 
 use event_store::{EventStore, RecordedEvent, testing::TestDatabase};
-use projections::{KeySpace, Projection, read_models, runtime::ProjectionApp};
+use projections::{Projection, read_models, runtime::ProjectionApp};
 use rocketmq::{BrokerClient, BrokerClientConfig, EventTopics, OrderlyConsumerConfig};
 use settings::{ExposeSecret, Settings};
 use tokio::sync::oneshot;
@@ -208,7 +208,14 @@ async fn main() {
             fleet: products,
             markers: Markers::Redis(
                 redis.clone(),
-                KeySpace::new(&settings.projections.redis_prefix, "catalog").key("versions"),
+                projections::runtime::live_redis_keys(
+                    &mut redis.clone(),
+                    &settings.projections.redis_prefix,
+                    "catalog",
+                )
+                .await
+                .expect("catalog epoch")
+                .key("versions"),
             ),
         },
     ];

@@ -89,6 +89,10 @@ impl PostgresProjection for Checkouts {
         &["rm_checkouts", "rm_checkout_timeline"]
     }
 
+    fn ddl(&self) -> &'static str {
+        include_str!("ddl/checkouts.sql")
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,

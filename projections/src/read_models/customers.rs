@@ -41,6 +41,10 @@ impl PostgresProjection for Customers {
         &["rm_customers"]
     }
 
+    fn ddl(&self) -> &'static str {
+        include_str!("ddl/customers.sql")
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,

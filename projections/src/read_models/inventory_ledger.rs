@@ -47,12 +47,27 @@ impl PostgresProjection for InventoryLedger {
         &["rm_inventory_ledger"]
     }
 
+    fn ddl(&self) -> &'static str {
+        include_str!("ddl/inventory_ledger.sql")
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,
         event: &'a RecordedEvent,
     ) -> BoxFuture<'a, Result<(), ProjectionError>> {
         Box::pin(apply(tx, event))
+    }
+
+    /// The rows of every stock event of the batch in one multi-row `INSERT … SELECT FROM
+    /// unnest(…)`: the ledger only inserts, one row per SKU per event, so the rows are the ones
+    /// [`PostgresProjection::apply`] would insert event by event, in one statement.
+    fn apply_all<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [&'a RecordedEvent],
+    ) -> BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(apply_all(tx, events))
     }
 }
 
@@ -106,9 +121,28 @@ impl Movement {
     }
 }
 
-async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+/// One ledger row, as bound to the insert.
+struct NewRow {
+    position: i64,
+    item_no: i32,
+    product_id: Uuid,
+    sku_id: Uuid,
+    movement: Movement,
+    quantity: i64,
+    delta_on_hand: i64,
+    delta_reserved: i64,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
+    reservation_id: Option<Uuid>,
+    stream_version: i64,
+    at: DateTime<Utc>,
+}
+
+/// The rows `event` adds to the ledger (none for an event that moves no stock).
+fn rows(event: &RecordedEvent) -> Result<Vec<NewRow>, ProjectionError> {
     let Some(decoded) = decode::<ProductEvent>(event)? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let (product_id, movement, reservation, items, at) = match decoded {
         ProductEvent::SkuRestocked {
@@ -180,33 +214,97 @@ async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), Proje
         ProductEvent::ProductCreated { .. }
         | ProductEvent::SkuAdded { .. }
         | ProductEvent::ProductDiscontinued { .. }
-        | ProductEvent::SkuDiscontinued { .. } => return Ok(()),
+        | ProductEvent::SkuDiscontinued { .. } => return Ok(Vec::new()),
     };
-    for (item_no, item) in items.iter().enumerate() {
-        let (delta_on_hand, delta_reserved) = movement.deltas(i64::from(item.quantity));
+    Ok(items
+        .iter()
+        .enumerate()
+        .map(|(item_no, item)| {
+            let (delta_on_hand, delta_reserved) = movement.deltas(i64::from(item.quantity));
+            NewRow {
+                position: int8(event.position),
+                item_no: i32::try_from(item_no).unwrap_or(i32::MAX),
+                product_id: product_id.0,
+                sku_id: item.sku_id.0,
+                movement,
+                quantity: i64::from(item.quantity),
+                delta_on_hand,
+                delta_reserved,
+                on_hand: i64::from(item.on_hand),
+                reserved: i64::from(item.reserved),
+                available: i64::from(item.available),
+                reservation_id: reservation.map(|id: ReservationId| id.0),
+                stream_version: int8(event.version),
+                at,
+            }
+        })
+        .collect())
+}
+
+async fn apply(tx: &mut PgConnection, event: &RecordedEvent) -> Result<(), ProjectionError> {
+    for row in rows(event)? {
         sqlx::query(
             "INSERT INTO rm_inventory_ledger (position, item_no, product_id, sku_id, movement, \
                  quantity, delta_on_hand, delta_reserved, on_hand, reserved, available, \
                  reservation_id, stream_version, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
-        .bind(int8(event.position))
-        .bind(i32::try_from(item_no).unwrap_or(i32::MAX))
-        .bind(product_id.0)
-        .bind(item.sku_id.0)
-        .bind(movement.as_str())
-        .bind(i64::from(item.quantity))
-        .bind(delta_on_hand)
-        .bind(delta_reserved)
-        .bind(i64::from(item.on_hand))
-        .bind(i64::from(item.reserved))
-        .bind(i64::from(item.available))
-        .bind(reservation.map(|id: ReservationId| id.0))
-        .bind(int8(event.version))
-        .bind(at)
+        .bind(row.position)
+        .bind(row.item_no)
+        .bind(row.product_id)
+        .bind(row.sku_id)
+        .bind(row.movement.as_str())
+        .bind(row.quantity)
+        .bind(row.delta_on_hand)
+        .bind(row.delta_reserved)
+        .bind(row.on_hand)
+        .bind(row.reserved)
+        .bind(row.available)
+        .bind(row.reservation_id)
+        .bind(row.stream_version)
+        .bind(row.at)
         .execute(&mut *tx)
         .await?;
     }
+    Ok(())
+}
+
+/// Every row of `events` in one statement, one array per column (see `apply_all` above).
+async fn apply_all(
+    tx: &mut PgConnection,
+    events: &[&RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let mut all = Vec::with_capacity(events.len() * 2);
+    for event in events {
+        all.extend(rows(event)?);
+    }
+    if all.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO rm_inventory_ledger (position, item_no, product_id, sku_id, movement, \
+             quantity, delta_on_hand, delta_reserved, on_hand, reserved, available, \
+             reservation_id, stream_version, at) \
+         SELECT * FROM unnest($1::int8[], $2::int4[], $3::uuid[], $4::uuid[], $5::text[], \
+             $6::int8[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], \
+             $12::uuid[], $13::int8[], $14::timestamptz[])",
+    )
+    .bind(all.iter().map(|r| r.position).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.item_no).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.product_id).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.sku_id).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.movement.as_str()).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.quantity).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.delta_on_hand).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.delta_reserved).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.on_hand).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.reserved).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.available).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.reservation_id).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.stream_version).collect::<Vec<_>>())
+    .bind(all.iter().map(|r| r.at).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -49,6 +49,10 @@ impl PostgresProjection for Orders {
         &["rm_orders", "rm_order_lines"]
     }
 
+    fn ddl(&self) -> &'static str {
+        include_str!("ddl/orders.sql")
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,

@@ -44,6 +44,10 @@ impl PostgresProjection for Payments {
         &["rm_payments", "rm_payment_refunds"]
     }
 
+    fn ddl(&self) -> &'static str {
+        include_str!("ddl/payments.sql")
+    }
+
     fn apply<'a>(
         &'a self,
         tx: &'a mut PgConnection,

@@ -64,7 +64,10 @@ impl ProjectionApp {
                 );
             }
         }
-        let broker = BrokerClient::new(BrokerClientConfig::new(&settings.rocketmq.name_server))?;
+        let broker = BrokerClient::new(
+            BrokerClientConfig::new(&settings.rocketmq.name_server)
+                .with_instance_name(&settings.rocketmq.instance_name),
+        )?;
         let topics = EventTopics::new(&settings.rocketmq.topic_prefix);
         let categories: BTreeSet<&str> = projections
             .iter()

@@ -23,9 +23,12 @@
 //! statement and raised with one multi-row statement. Which event of a failing batch is to blame
 //! is not decided here: see `handle.rs`.
 //!
-//! **The model's lease** (`lease.rs`): every live batch takes it shared, so a rebuild (which
-//! takes it exclusively) never interleaves with a batch. A rebuild's own batches run under the
-//! lease it holds ([`Lease::Held`]).
+//! **The model's lease and generations** (`lease.rs`, `generations.rs`): every live batch takes
+//! the lease shared and only then resolves the live generation, so a switch (which takes the
+//! lease exclusively) never interleaves with a batch, and a batch's writes and markers land in
+//! one generation. A replay's batches write into the generation it builds (its own schema or
+//! keys, its own markers) and take no lease: the replay lock keeps other builders out, and no
+//! reader or consumer looks at a generation before it is switched in.
 //!
 //! **One connection per PostgreSQL apply.** Gaps are read from the log on the apply
 //! transaction's own connection: an apply never waits for a second pooled connection while it
@@ -38,9 +41,9 @@
 //! it made, though not the markers, and the batch is applied again. That is safe only for writes
 //! that leave the same state when run again ([`ABSOLUTE_WRITES`]); the script refuses a batch
 //! holding any other command before it writes anything ([`RuntimeError::NotAbsoluteWrite`]). A
-//! live batch also writes nothing when the model's epoch key is gone
-//! ([`RuntimeError::ReadModelLost`]): a Redis that lost its data must be rebuilt, not topped up
-//! with the latest events.
+//! live batch also writes nothing when the model's epoch key is gone or names another
+//! generation ([`RuntimeError::ReadModelLost`]): a Redis that lost its data must be rebuilt, not
+//! topped up with the latest events.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +54,7 @@ use redis::Script;
 use sqlx::Connection;
 use tracing::instrument;
 
+use super::generations::{Target, epoch_key, pg_schema, redis_keys};
 use super::{ProjectionRuntime, RuntimeError, lease};
 use crate::{PostgresProjection, Projection, RedisProjection};
 
@@ -64,16 +68,6 @@ pub enum Applied {
     },
     /// The stream's marker was already at or past the event: nothing changed.
     Duplicate,
-}
-
-/// Who holds the model's lease for a batch (`lease.rs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lease {
-    /// A live batch: it takes the lease shared for its own transaction.
-    Shared,
-    /// The caller holds it exclusively (a rebuild): the batch takes nothing, and a Redis batch
-    /// does not require the epoch (the rebuild writes it when done).
-    Held,
 }
 
 /// The Redis commands a read model may write with ([`crate::RedisWrite`]): absolute writes,
@@ -91,8 +85,9 @@ const LOST: &str = "LOST";
 
 /// Checks and advances the markers of a batch of streams and runs their writes, atomically.
 ///
-/// `KEYS[1]`: the projection's versions hash; `KEYS[2]`: its epoch key. `ARGV[1]`: `1` to
-/// require the epoch (error `LOST`, nothing written, when it is missing), `0` during a rebuild.
+/// `KEYS[1]`: the generation's versions hash; `KEYS[2]`: the model's epoch key. `ARGV[1]`: the
+/// epoch value the batch was computed for (error `LOST`, nothing written, when the epoch is
+/// missing or different), empty for a generation being built (no check).
 /// `ARGV[2]`: JSON `[[stream, [[version, [[command, key, args…], …]], …]], …]`, each stream's
 /// versions consecutive and ascending (version as a decimal string, so it survives Lua's
 /// doubles exactly).
@@ -134,8 +129,8 @@ for _, run in ipairs(runs) do
     end
   end
 end
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then
-  return redis.error_reply('{LOST} epoch missing')
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('{LOST} epoch missing or moved')
 end
 local nexts = {{}}
 local gaps = {{}}
@@ -230,7 +225,7 @@ impl ProjectionRuntime {
         projection: &Projection,
         events: &[&RecordedEvent],
     ) -> Result<Vec<Applied>, RuntimeError> {
-        self.apply_batch_with(projection, events, Lease::Shared)
+        self.apply_batch_with(projection, events, Target::Live)
             .await
     }
 
@@ -239,7 +234,7 @@ impl ProjectionRuntime {
         &self,
         projection: &Projection,
         events: &[&RecordedEvent],
-        lease: Lease,
+        target: Target,
     ) -> Result<Vec<Applied>, RuntimeError> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -248,16 +243,19 @@ impl ProjectionRuntime {
         let mut applied = vec![Applied::Duplicate; events.len()];
         match projection {
             Projection::Postgres(model) => {
-                self.apply_postgres(model.as_ref(), runs, lease, &mut applied)
+                self.apply_postgres(model.as_ref(), runs, target, &mut applied)
                     .await?;
             }
             Projection::Redis(model) => {
-                self.apply_redis(model.as_ref(), runs, lease, &mut applied)
+                self.apply_redis(model.as_ref(), runs, target, &mut applied)
                     .await?;
             }
         }
-        for (event, applied) in events.iter().zip(&applied) {
-            self.metrics.record(projection.name(), event, *applied);
+        // A replay's progress has metrics of its own (`replay.rs`).
+        if target == Target::Live {
+            for (event, applied) in events.iter().zip(&applied) {
+                self.metrics.record(projection.name(), event, *applied);
+            }
         }
         Ok(applied)
     }
@@ -266,11 +264,11 @@ impl ProjectionRuntime {
         &self,
         model: &dyn PostgresProjection,
         runs: Vec<Run<'_>>,
-        lease: Lease,
+        target: Target,
         applied: &mut [Applied],
     ) -> Result<(), RuntimeError> {
         let mut conn = self.pool.acquire().await?;
-        let result = apply_postgres_on(&mut conn, model, runs, lease, applied).await;
+        let result = apply_postgres_on(&mut conn, model, runs, target, applied).await;
         if result.as_ref().is_err_and(RuntimeError::is_database_fault) {
             // After a failover this connection may still reach the demoted primary (25006):
             // the retry must reconnect.
@@ -283,21 +281,31 @@ impl ProjectionRuntime {
         &self,
         model: &dyn RedisProjection,
         mut runs: Vec<Run<'_>>,
-        lease: Lease,
+        target: Target,
         applied: &mut [Applied],
     ) -> Result<(), RuntimeError> {
         let mut conn = self.pool.acquire().await?;
         let result = async {
             let mut tx = conn.begin().await?;
-            if lease == Lease::Shared {
-                lease::try_shared(&mut tx, model.name()).await?;
-            }
+            let (keys, epoch) = match target {
+                Target::Live => {
+                    lease::try_shared(&mut tx, model.name()).await?;
+                    // Under the lease: no switch until this transaction ends.
+                    let epoch = self.live_epoch(model).await?;
+                    let keys = redis_keys(&self.redis_prefix, model.name(), epoch.0.generation);
+                    (keys, Some(epoch.1))
+                }
+                Target::Building(generation) => (
+                    redis_keys(&self.redis_prefix, model.name(), generation),
+                    None,
+                ),
+            };
             // Versions missing between two of the batch's own: from the log, before the script.
             for run in &mut runs {
                 fill_inner_gaps(&mut tx, run).await?;
             }
             let done = self
-                .run_redis_script(&mut tx, model, &mut runs, lease)
+                .run_redis_script(&mut tx, model, &keys, epoch.as_deref(), &mut runs)
                 .await?;
             // Ends the transaction, and with it the shared lease, only after the script ran.
             tx.commit().await?;
@@ -317,10 +325,10 @@ impl ProjectionRuntime {
         &self,
         conn: &mut sqlx::PgConnection,
         model: &dyn RedisProjection,
+        keys: &crate::KeySpace,
+        epoch: Option<&str>,
         runs: &mut [Run<'_>],
-        lease: Lease,
     ) -> Result<Vec<u64>, RuntimeError> {
-        let keys = self.key_space(model.name());
         let mut redis = self.redis();
         for _ in 0..MAX_GAP_ROUNDS {
             let batch = runs
@@ -329,15 +337,15 @@ impl ProjectionRuntime {
                     let entries = run
                         .events
                         .iter()
-                        .map(|(_, event)| redis_entry(model, &keys, event))
+                        .map(|(_, event)| redis_entry(model, keys, event))
                         .collect::<Result<Vec<_>, _>>()?;
                     Ok(serde_json::json!([run.stream.as_str(), entries]))
                 })
                 .collect::<Result<Vec<_>, RuntimeError>>()?;
             let answer: Vec<i64> = APPLY_SCRIPT
                 .key(keys.key("versions"))
-                .key(keys.key("epoch"))
-                .arg(if lease == Lease::Shared { "1" } else { "0" })
+                .key(epoch_key(&self.redis_prefix, model.name()))
+                .arg(epoch.unwrap_or(""))
                 .arg(serde_json::Value::Array(batch).to_string())
                 .invoke_async(&mut redis)
                 .await
@@ -377,31 +385,60 @@ async fn apply_postgres_on(
     conn: &mut sqlx::PgConnection,
     model: &dyn PostgresProjection,
     runs: Vec<Run<'_>>,
-    lease: Lease,
+    target: Target,
     applied: &mut [Applied],
 ) -> Result<(), RuntimeError> {
     let name = model.name();
     let streams: Vec<&str> = runs.iter().map(|run| run.stream.as_str()).collect();
     let mut tx = conn.begin().await?;
-    if lease == Lease::Shared {
-        lease::try_shared(&mut tx, name).await?;
-    }
-    // In the order of `streams` (sorted): rows of a function scan come in array order. Locks
-    // the (projection, stream) pairs even before their marker rows exist.
-    sqlx::query(
-        "SELECT count(pg_advisory_xact_lock(hashtextextended($1 || '/' || s, 0))) \
-         FROM unnest($2::text[]) AS s",
-    )
-    .bind(name)
-    .bind(&streams)
-    .execute(&mut *tx)
-    .await?;
+    let generation = match target {
+        Target::Live => {
+            lease::try_shared(&mut tx, name).await?;
+            // In the order of `streams` (sorted): rows of a function scan come in array order.
+            // Locks the (projection, stream) pairs even before their marker rows exist. The live
+            // generation is read in this statement, after the lease: no switch can come in
+            // between.
+            let (_, live, live_version): (i64, Option<i32>, Option<i32>) = sqlx::query_as(
+                "SELECT count(pg_advisory_xact_lock(hashtextextended($1 || '/' || s, 0))), \
+                   (SELECT generation FROM read_model_generations \
+                     WHERE projection = $1 AND status = 'live'), \
+                   (SELECT model_version FROM read_model_generations \
+                     WHERE projection = $1 AND status = 'live') \
+                 FROM unnest($2::text[]) AS s",
+            )
+            .bind(name)
+            .bind(&streams)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(version) = live_version
+                && version as u32 != model.version()
+            {
+                return Err(RuntimeError::OtherVersion {
+                    projection: name.to_owned(),
+                    live: version as u32,
+                    code: model.version(),
+                });
+            }
+            live.map_or(0, |live| live as u32)
+        }
+        Target::Building(generation) => {
+            // The generation's own tables; the log and the markers stay in `public`. No stream
+            // locks: its builder is its only writer (the replay lock), and a page of thousands
+            // of streams would fill the server's lock table.
+            sqlx::query("SELECT set_config('search_path', $1, true)")
+                .bind(format!("\"{}\", public", pg_schema(name, generation)))
+                .execute(&mut *tx)
+                .await?;
+            generation
+        }
+    };
     let markers: HashMap<String, i64> = sqlx::query_as(
         "SELECT stream_id, version FROM projection_versions \
-         WHERE projection = $1 AND stream_id = ANY($2)",
+         WHERE projection = $1 AND generation = $3 AND stream_id = ANY($2)",
     )
     .bind(name)
     .bind(&streams)
+    .bind(generation as i32)
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
@@ -435,7 +472,7 @@ async fn apply_postgres_on(
     }
     let todo: Vec<&RecordedEvent> = todo.iter().map(AsRef::as_ref).collect();
     model.apply_all(&mut tx, &todo).await?;
-    raise_markers(&mut tx, name, &raised).await?;
+    raise_markers(&mut tx, name, generation, &raised).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -533,11 +570,13 @@ fn script_error(projection: &str, error: redis::RedisError) -> RuntimeError {
     }
 }
 
-/// Raises the markers of (`projection`, stream) to the given versions with one statement,
+/// Raises the markers of (`projection`, `generation`, stream) to the given versions with one
+/// statement,
 /// never lowering one.
 pub(super) async fn raise_markers(
     conn: &mut sqlx::PgConnection,
     projection: &str,
+    generation: u32,
     markers: &[(&str, u64)],
 ) -> Result<(), sqlx::Error> {
     if markers.is_empty() {
@@ -548,14 +587,15 @@ pub(super) async fn raise_markers(
         .map(|(stream, version)| (*stream, i64::try_from(*version).unwrap_or(i64::MAX)))
         .unzip();
     sqlx::query(
-        "INSERT INTO projection_versions (projection, stream_id, version) \
-         SELECT $1, s, v FROM unnest($2::text[], $3::int8[]) AS t(s, v) \
-         ON CONFLICT (projection, stream_id) \
+        "INSERT INTO projection_versions (projection, generation, stream_id, version) \
+         SELECT $1, $4, s, v FROM unnest($2::text[], $3::int8[]) AS t(s, v) \
+         ON CONFLICT (projection, generation, stream_id) \
          DO UPDATE SET version = GREATEST(projection_versions.version, excluded.version)",
     )
     .bind(projection)
     .bind(&streams)
     .bind(&versions)
+    .bind(generation as i32)
     .execute(conn)
     .await?;
     Ok(())

@@ -88,16 +88,47 @@ pub enum RuntimeError {
         /// The failure, as text (it is stored with the parked event).
         error: String,
     },
-    /// A rebuild holds (or waits for) the model's lease: batches of it wait until it is done
+    /// A switch to a new generation (or a rebuild) holds or waits for the model's lease: batches
+    /// of it wait until it is done
     /// (transient: the queue waits, nothing is parked).
     #[error("{projection} is being rebuilt; waiting for its lease")]
     LeaseBusy {
         /// The read model being rebuilt.
         projection: String,
     },
+    /// The live generation of the model was built by another version of its code: this worker
+    /// does not apply to it (docs/read-model-generations.md). Transient: the batch waits until
+    /// a replay of this version switches in, or this worker is replaced.
+    #[error(
+        "{projection}: the live generation is version {live} of the projection, this worker runs version {code}"
+    )]
+    OtherVersion {
+        /// The model.
+        projection: String,
+        /// The version that built the live generation.
+        live: u32,
+        /// This worker's version.
+        code: u32,
+    },
+    /// Another replay or verify of the model is running (on this or another replica): one at a
+    /// time. Not retried: run it again when that one is done.
+    #[error("a replay or verify of {projection} is already running")]
+    ReplayRunning {
+        /// The model.
+        projection: String,
+    },
+    /// A replay could not complete; the live generation is untouched.
+    #[error("replay of {projection}: {reason}")]
+    Replay {
+        /// The model.
+        projection: String,
+        /// What stopped it.
+        reason: String,
+    },
     /// A Redis read model lost its data (its epoch key is gone: a restart without persistence, a
-    /// flush, a failover to an empty replica): nothing was written. The runtime rebuilds the
-    /// model from the log and applies the batch again; never parked.
+    /// flush, a failover to an empty replica), or the epoch names another generation than the
+    /// batch was made for: nothing was written. The runtime rebuilds the model from the log and
+    /// applies the batch again; never parked.
     #[error("{projection} lost its data in Redis (no epoch): rebuilding it")]
     ReadModelLost {
         /// The read model whose data is gone.
@@ -119,7 +150,10 @@ impl RuntimeError {
             Self::Projection(ProjectionError::Redis(error)) | Self::Redis(error) => {
                 redis_transient(error)
             }
-            Self::Broker(_) | Self::LeaseBusy { .. } | Self::ReadModelLost { .. } => true,
+            Self::Broker(_)
+            | Self::LeaseBusy { .. }
+            | Self::ReadModelLost { .. }
+            | Self::OtherVersion { .. } => true,
             _ => self.is_database_fault(),
         }
     }

@@ -25,7 +25,7 @@ use futures::future::BoxFuture;
 use rocketmq::{ConsumeOutcome, ReceivedMessage, decode_event};
 use tracing::Instrument;
 
-use super::apply::Lease;
+use super::generations::Target;
 use super::parking::{BEHIND, NewParked};
 use super::{Applied, ProjectionRuntime, RuntimeError};
 use crate::Projection;
@@ -113,7 +113,7 @@ impl ProjectionRuntime {
         projection: &Projection,
         events: &[&RecordedEvent],
     ) -> Vec<Handled> {
-        self.handle_batch_with(projection, events, Lease::Shared)
+        self.handle_batch_with(projection, events, Target::Live)
             .await
     }
 
@@ -129,35 +129,39 @@ impl ProjectionRuntime {
             .contains(&Handled::RetryLater)
     }
 
-    /// [`ProjectionRuntime::handle_batch`] under `lease`. Boxed: it may rebuild the model,
-    /// and a rebuild handles batches itself (the box breaks that cycle of futures).
+    /// [`ProjectionRuntime::handle_batch`] into `target`. Boxed: it may rebuild the model, and a
+    /// rebuild handles batches itself (the box breaks that cycle of futures).
     pub(super) fn handle_batch_with<'a>(
         &'a self,
         projection: &'a Projection,
         events: &'a [&'a RecordedEvent],
-        lease: Lease,
+        target: Target,
     ) -> BoxFuture<'a, Vec<Handled>> {
         let span = tracing::info_span!(
             "handle_batch",
             projection = projection.name(),
             events = events.len()
         );
-        Box::pin(self.retry_batch(projection, events, lease).instrument(span))
+        Box::pin(
+            self.retry_batch(projection, events, target)
+                .instrument(span),
+        )
     }
 
     async fn retry_batch(
         &self,
         projection: &Projection,
         events: &[&RecordedEvent],
-        lease: Lease,
+        target: Target,
     ) -> Vec<Handled> {
-        let name = projection.name();
+        let parking = target.parking(projection.name());
+        let name = parking.as_str();
         let mut handled: Vec<Option<Handled>> = vec![None; events.len()];
         let mut attempt = 0;
         loop {
             attempt += 1;
             let error = match self
-                .try_batch(projection, events, lease, &mut handled)
+                .try_batch(projection, events, target, &mut handled)
                 .await
             {
                 Ok(()) => break,
@@ -185,7 +189,7 @@ impl ProjectionRuntime {
                 tracing::warn!(%error, events = pending.len(), "batch failed; handling its events one by one");
                 for index in pending {
                     let one = self
-                        .handle_batch_with(projection, &[events[index]], lease)
+                        .handle_batch_with(projection, &[events[index]], target)
                         .await;
                     handled[index] = Some(one[0]);
                 }
@@ -215,10 +219,11 @@ impl ProjectionRuntime {
         &self,
         projection: &Projection,
         events: &[&RecordedEvent],
-        lease: Lease,
+        target: Target,
         handled: &mut [Option<Handled>],
     ) -> Result<(), RuntimeError> {
-        let name = projection.name();
+        let parking = target.parking(projection.name());
+        let name = parking.as_str();
         let mut streams: Vec<&str> = events
             .iter()
             .zip(handled.iter())
@@ -245,7 +250,7 @@ impl ProjectionRuntime {
             }
         }
         let batch: Vec<&RecordedEvent> = rest.iter().map(|index| events[*index]).collect();
-        let applied = self.apply_batch_with(projection, &batch, lease).await?;
+        let applied = self.apply_batch_with(projection, &batch, target).await?;
         for (index, applied) in rest.into_iter().zip(applied) {
             handled[index] = Some(Handled::Applied(applied));
         }

@@ -33,6 +33,10 @@ pub struct ProjectionMetrics {
     lag_ms: Family<Labels, Gauge>,
     position: Family<Labels, Gauge>,
     lag_positions: Family<Labels, Gauge>,
+    replay_position: Family<Labels, Gauge>,
+    replay_head: Family<Labels, Gauge>,
+    replay_events: Family<Labels, Gauge>,
+    live_generation: Family<Labels, Gauge>,
     last: LastApplied,
 }
 
@@ -76,7 +80,47 @@ impl ProjectionMetrics {
             "log head of the projection's categories minus the last applied position",
             metrics.lag_positions.clone(),
         );
+        sub.register(
+            "replay_position",
+            "position of $all a replay or verify of the projection has read up to",
+            metrics.replay_position.clone(),
+        );
+        sub.register(
+            "replay_head",
+            "the log's last position when the running replay started (the goal of replay_position)",
+            metrics.replay_head.clone(),
+        );
+        sub.register(
+            "replay_events",
+            "events of the projection's categories the running replay applied",
+            metrics.replay_events.clone(),
+        );
+        sub.register(
+            "live_generation",
+            "the generation a replay in this process last switched the projection to",
+            metrics.live_generation.clone(),
+        );
         metrics
+    }
+
+    pub(super) fn record_replay_progress(&self, projection: &str, progress: &super::Progress) {
+        let labels = labels(projection);
+        let int = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        self.replay_position
+            .get_or_create(&labels)
+            .set(int(progress.position));
+        self.replay_head
+            .get_or_create(&labels)
+            .set(int(progress.head));
+        self.replay_events
+            .get_or_create(&labels)
+            .set(int(progress.events));
+    }
+
+    pub(super) fn record_replay(&self, projection: &str, generation: u32) {
+        self.live_generation
+            .get_or_create(&labels(projection))
+            .set(i64::from(generation));
     }
 
     pub(super) fn record(&self, projection: &str, event: &RecordedEvent, applied: Applied) {

@@ -7,10 +7,14 @@
 //! - `handle.rs`: a consumed batch with retries; a poison event isolated and parked alone.
 //! - `parking.rs`: parking of events that keep failing, with their stream stopped behind them
 //!   (docs/parking-keeps-stream-order.md); re-drive and skip for operators.
-//! - `lease.rs`: the per-model lease that keeps a rebuild apart from every consumer's batches.
+//! - `lease.rs`: the per-model lease that keeps a switch apart from every consumer's batches.
 //! - `consumer.rs`: one orderly RocketMQ consumer group per projection, bridged to async work.
-//! - `rebuild.rs`: clearing a read model and replaying the log into it; the Redis epoch and the
-//!   PostgreSQL progress row that trigger a rebuild at start (docs/redis-read-model-loss.md).
+//! - `generations.rs`: where each generation of a read model lives, and which one is live
+//!   (docs/read-model-generations.md).
+//! - `replay.rs`: building a new generation from the log beside the live one and switching to
+//!   it atomically; rollback; the rebuild at start when a model has no generation of this code
+//!   (never built, Redis lost its epoch: docs/redis-read-model-loss.md).
+//! - `verify.rs`: building a scratch generation and comparing it with the live one.
 //! - `reconcile.rs`: the periodic check that finds a store's lost writes and repairs them.
 //! - `snapshot.rs`: a read model's whole state as sorted JSON, to check "rebuilt == live".
 //! - `metrics.rs`: per-projection counters and lag gauges.
@@ -20,13 +24,15 @@ mod app;
 mod apply;
 mod consumer;
 mod error;
+mod generations;
 mod handle;
 mod lease;
 mod metrics;
 mod parking;
-mod rebuild;
 mod reconcile;
+mod replay;
 mod snapshot;
+mod verify;
 
 use std::time::Duration;
 
@@ -38,11 +44,15 @@ pub use app::ProjectionApp;
 pub use apply::{ABSOLUTE_WRITES, Applied};
 pub use consumer::{consumer_group, start_consumers};
 pub use error::RuntimeError;
+pub use generations::{
+    Epoch, Generation, Purpose, Status, epoch_key, live_redis_keys, pg_schema, redis_keys,
+};
 pub use handle::Handled;
 pub use metrics::ProjectionMetrics;
 pub use parking::{ParkedEvent, RedriveReport};
-pub use rebuild::RebuildReport;
 pub use reconcile::ReconcileReport;
+pub use replay::{Progress, ProgressSink, ReplayReport};
+pub use verify::{Difference, VerifyReport};
 
 use crate::KeySpace;
 
@@ -75,6 +85,8 @@ pub struct ProjectionRuntime {
     redis_prefix: String,
     policy: RetryPolicy,
     metrics: ProjectionMetrics,
+    replay_page: usize,
+    keep_retired: Duration,
 }
 
 impl ProjectionRuntime {
@@ -97,7 +109,17 @@ impl ProjectionRuntime {
             redis_prefix: redis_prefix.into(),
             policy,
             metrics,
+            replay_page: 5_000,
+            keep_retired: Duration::from_secs(3600),
         }
+    }
+
+    /// Replays and verifies read `page` events of `$all` at a time; retired generations are
+    /// kept `keep_retired` for a rollback.
+    pub fn with_replay(mut self, page: usize, keep_retired: Duration) -> Self {
+        self.replay_page = page.clamp(1, 10_000);
+        self.keep_retired = keep_retired;
+        self
     }
 
     /// Connects to the database and Redis `settings` name (lazily for the database).
@@ -110,19 +132,36 @@ impl ProjectionRuntime {
         let store = EventStore::new(pool.clone(), settings.event_store.clone());
         let client = redis::Client::open(settings.redis.url.expose_secret())?;
         let redis = ConnectionManager::new(client).await?;
+        let projections = &settings.projections;
         Ok(Self::new(
             pool,
             store,
             redis,
-            settings.projections.redis_prefix.clone(),
-            RetryPolicy::from_settings(&settings.projections),
+            projections.redis_prefix.clone(),
+            RetryPolicy::from_settings(projections),
             metrics,
+        )
+        .with_replay(
+            projections.replay_page as usize,
+            Duration::from_secs(projections.keep_retired_minutes * 60),
         ))
     }
 
-    /// The Redis keys of the projection named `projection`.
+    /// The Redis keys of generation 0 of the projection named `projection` (the base every
+    /// generation's keys are under; see [`redis_keys`] for a given generation).
     pub fn key_space(&self, projection: &str) -> KeySpace {
         KeySpace::new(&self.redis_prefix, projection)
+    }
+
+    /// The Redis keys of the live generation of the projection named `projection`, as readers
+    /// resolve them (the epoch names it; none: generation 0).
+    pub async fn live_key_space(&self, projection: &str) -> Result<KeySpace, RuntimeError> {
+        Ok(live_redis_keys(&mut self.redis(), &self.redis_prefix, projection).await?)
+    }
+
+    /// The Redis key prefix of every projection.
+    pub fn redis_prefix(&self) -> &str {
+        &self.redis_prefix
     }
 
     /// The database pool.

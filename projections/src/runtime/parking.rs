@@ -35,6 +35,8 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::apply::raise_markers;
+use super::generations::{live_pg_generation, redis_keys};
+use super::lease;
 use super::{Handled, ProjectionRuntime, RuntimeError};
 use crate::Projection;
 
@@ -316,13 +318,23 @@ impl ProjectionRuntime {
             // Nothing to move past: the event, if it is in the log, is filled in as a gap.
             (_, None) => {}
             (Projection::Postgres(_), Some(version)) => {
-                raise_markers(&mut tx, name, &[(row.stream_id.as_str(), version)]).await?;
+                let generation = live_pg_generation(&mut tx, name).await?;
+                raise_markers(
+                    &mut tx,
+                    name,
+                    generation,
+                    &[(row.stream_id.as_str(), version)],
+                )
+                .await?;
             }
             // Raised before the row goes: a crash in between leaves the row, and skipping
             // again is harmless.
-            (Projection::Redis(_), Some(version)) => {
+            (Projection::Redis(model), Some(version)) => {
+                lease::try_shared(&mut tx, name).await?;
+                let (epoch, _) = self.live_epoch(model.as_ref()).await?;
+                let keys = redis_keys(&self.redis_prefix, name, epoch.generation);
                 let _: i64 = Script::new(RAISE_MARKER)
-                    .key(self.key_space(name).key("versions"))
+                    .key(keys.key("versions"))
                     .arg(&row.stream_id)
                     .arg(version.to_string())
                     .invoke_async(&mut self.redis())

@@ -9,7 +9,8 @@
 //! an epoch (`apply.rs`), which catches the first while events flow; this check catches both
 //! when nothing flows, and the second always:
 //!
-//! 1. a model without its epoch is rebuilt (`rebuild.rs`: under its exclusive lease);
+//! 1. a model without its epoch is rebuilt (`replay.rs`: a new generation, switched in under
+//!    its exclusive lease);
 //! 2. every stream's marker is compared with the stream's last version in the log, leaving out
 //!    events younger than a grace period (they may still be on their way through the broker)
 //!    and stopped streams (a parked event holds them back on purpose). A stream whose marker is
@@ -22,7 +23,6 @@
 //! the log per model and interval that finds nothing). Cost for a Redis model: one grouped scan
 //! of its categories in the log per run.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use event_store::{RecordedEvent, StreamId};
@@ -74,7 +74,10 @@ impl ProjectionRuntime {
         .bind(name)
         .fetch_all(&self.pool)
         .await?;
-        let markers = self.redis_markers(name).await?;
+        // The live generation's markers, read without the lease: a switch meanwhile only makes
+        // the repair apply duplicates.
+        let live = self.live_generation_number(projection).await?;
+        let markers = self.markers_of(projection, live, None).await?;
         let behind: Vec<(String, u64)> = heads
             .into_iter()
             .map(|(stream, head)| (stream, head as u64))
@@ -106,14 +109,5 @@ impl ProjectionRuntime {
         self.metrics
             .record_repaired(name, report.repaired_streams as u64);
         Ok(report)
-    }
-
-    /// Every stream's marker of the Redis model `name`.
-    async fn redis_markers(&self, name: &str) -> Result<HashMap<String, u64>, RuntimeError> {
-        let versions = self.key_space(name).key("versions");
-        Ok(redis::cmd("HGETALL")
-            .arg(versions)
-            .query_async(&mut self.redis())
-            .await?)
     }
 }

@@ -429,7 +429,13 @@ pub async fn markers_of(
         .into_iter()
         .collect(),
         Projection::Redis(model) => redis::cmd("HGETALL")
-            .arg(runtime.key_space(model.name()).key("versions"))
+            .arg(
+                runtime
+                    .live_key_space(model.name())
+                    .await
+                    .expect("epoch")
+                    .key("versions"),
+            )
             .query_async(redis)
             .await
             .unwrap(),

@@ -34,6 +34,11 @@ fn is_poison(event: &RecordedEvent, poison: &Poison) -> bool {
     event.data["poison"] == json!(true) && !poison.fixed.load(Ordering::SeqCst)
 }
 
+/// The tables of [`LedgerTable`].
+pub const LEDGER_DDL: &str = "CREATE TABLE test_ledger_entries (stream_id text, version bigint, \
+     event_type text NOT NULL, PRIMARY KEY (stream_id, version)); \
+     CREATE TABLE test_ledger_totals (stream_id text PRIMARY KEY, total bigint NOT NULL);";
+
 /// Records every event in `test_ledger_entries` (primary key stream + version, so applying one
 /// twice would fail loudly) and sums amounts per stream in `test_ledger_totals`.
 pub struct LedgerTable(pub Arc<Poison>);
@@ -47,6 +52,9 @@ impl PostgresProjection for LedgerTable {
     }
     fn tables(&self) -> &'static [&'static str] {
         &["test_ledger_entries", "test_ledger_totals"]
+    }
+    fn ddl(&self) -> &'static str {
+        LEDGER_DDL
     }
     fn apply<'a>(
         &'a self,
@@ -149,14 +157,10 @@ impl Harness {
     /// A harness whose models were never built here: no progress row, no Redis epoch.
     pub async fn unbuilt() -> Self {
         let db = TestDatabase::create(8).await;
-        sqlx::raw_sql(
-            "CREATE TABLE test_ledger_entries (stream_id text, version bigint, \
-                 event_type text NOT NULL, PRIMARY KEY (stream_id, version)); \
-             CREATE TABLE test_ledger_totals (stream_id text PRIMARY KEY, total bigint NOT NULL);",
-        )
-        .execute(&db.pool)
-        .await
-        .expect("test tables");
+        sqlx::raw_sql(LEDGER_DDL)
+            .execute(&db.pool)
+            .await
+            .expect("test tables");
         let store = db.store();
         let run = Uuid::new_v4().simple().to_string()[..12].to_owned();
         let client = redis::Client::open(db.settings.redis.url.expose_secret()).expect("redis url");
@@ -264,7 +268,9 @@ impl Harness {
     pub async fn redis_versions(&self, id: &str) -> Vec<i64> {
         let key = self
             .runtime
-            .key_space("test_ledger_cache")
+            .live_key_space("test_ledger_cache")
+            .await
+            .expect("epoch")
             .key(&format!("log:ledger-{id}"));
         redis::cmd("ZRANGE")
             .arg(key)

@@ -16,9 +16,11 @@
 //! | `GET /api/v1/orders/{order_id}/checkout` | `CheckoutQueries.GetCheckout` | the order's customer or an admin |
 //! | `GET /api/v1/admin/customers/{customer_id}` (`/cart`, `/orders`, `/payments`) | as above | an admin |
 //! | `GET /api/v1/admin/checkouts/stuck?limit=&cursor=` | `CheckoutQueries.ListStuckCheckouts` | an admin |
+//! | `GET /api/v1/admin/audit/…` (stream history and state, causal chain, events by actor or type, counts, a customer's events) | `AuditQueries.*` ([`audit`]) | an admin |
 //! | `POST /api/v1/webhooks/payments` | `PaymentCommands.Capture` / `Fail` / `Refund` | the payment provider (signed callback, no token) |
 //! | `GET /healthz`, `GET /readyz`, `GET /api/v1/openapi.json` | — | anyone |
 
+pub mod audit;
 pub mod carts;
 pub mod checkouts;
 pub mod customers;
@@ -63,6 +65,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::admin_payments))
         .routes(routes!(checkouts::get_checkout))
         .routes(routes!(checkouts::stuck_checkouts))
+        .routes(routes!(audit::stream_history))
+        .routes(routes!(audit::causal_chain))
+        .routes(routes!(audit::events_by_actor))
+        .routes(routes!(audit::events_by_type))
+        .routes(routes!(audit::counts))
+        .routes(routes!(audit::aggregate_state))
+        .routes(routes!(audit::subject_events))
         .routes(routes!(webhooks::payment_callback))
 }
 

@@ -106,8 +106,8 @@ impl Lookup for query::GetProductRequest {
         id: ProductId,
         stream: &StreamId,
     ) -> Result<Option<(query::Product, Option<u64>)>, QueryError> {
-        let version = state.redis_marker(Self::MODEL, stream).await?;
-        let keys = state.keys(Self::MODEL);
+        let keys = state.keys(Self::MODEL).await?;
+        let version = state.redis_marker(&keys, stream).await?;
         let view = catalog::get_product(&mut state.redis.clone(), &keys, id).await?;
         Ok(view.map(|view| (convert::product(&view), version)))
     }
@@ -164,8 +164,8 @@ impl Lookup for query::GetCartRequest {
         id: CustomerId,
         stream: &StreamId,
     ) -> Result<Option<(query::Cart, Option<u64>)>, QueryError> {
-        let version = state.redis_marker(Self::MODEL, stream).await?;
-        let keys = state.keys(Self::MODEL);
+        let keys = state.keys(Self::MODEL).await?;
+        let version = state.redis_marker(&keys, stream).await?;
         let view = cart_view::load(&mut state.redis.clone(), &keys, id).await?;
         // A customer without a cart has an empty one.
         Ok(Some((convert::cart(&view), version)))

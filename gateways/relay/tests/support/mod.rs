@@ -128,9 +128,10 @@ impl World {
     fn relay_command(&self, metrics_port: u16) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_commerce-relay"));
         command
+            // As the relay's own login, like every deployment (docs/database-roles.md).
             .env(
                 "APP_DATABASE__URL",
-                self.settings.database.url.expose_secret(),
+                event_store::roles::login_url(self.settings.database.url.expose_secret(), "relay"),
             )
             .env("APP_ROCKETMQ__TOPIC_PREFIX", &self.prefix)
             .env("APP_ROCKETMQ__QUEUES", QUEUES.to_string())
@@ -235,6 +236,25 @@ impl Collector {
     /// Creates the category topics (as the relay would) and starts consuming from their first
     /// offsets.
     pub async fn start(settings: &Settings, prefix: &str) -> Self {
+        Self::start_group(
+            settings,
+            prefix,
+            &format!("{prefix}-collector"),
+            "*",
+            Duration::ZERO,
+        )
+        .await
+    }
+
+    /// Like [`Collector::start`], as consumer group `group` filtering on `tags` (`*`: all),
+    /// taking `per_message` to handle each message (a slow consumer).
+    pub async fn start_group(
+        settings: &Settings,
+        prefix: &str,
+        group: &str,
+        tags: &str,
+        per_message: Duration,
+    ) -> Self {
         let client = BrokerClient::new(BrokerClientConfig::new(
             settings.rocketmq.name_server.clone(),
         ))
@@ -251,10 +271,12 @@ impl Collector {
         let consumer = client
             .start_orderly_consumer(
                 OrderlyConsumerConfig::for_topics(
-                    format!("{prefix}-collector"),
+                    group,
                     KNOWN_CATEGORIES.map(|category| topics.topic(category)),
-                ),
+                )
+                .with_tags(tags),
                 move |message: &ReceivedMessage| {
+                    std::thread::sleep(per_message);
                     sink.lock().unwrap().push(message.clone());
                     ConsumeOutcome::Done
                 },

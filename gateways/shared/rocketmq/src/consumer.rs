@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use rocketmq_client_rust::{
-    ClientResult, ConsumeOrderlyContext, ConsumeOrderlyStatus, DefaultMQPushConsumer,
+    ClientConfig, ClientResult, ConsumeOrderlyContext, ConsumeOrderlyStatus, DefaultMQPushConsumer,
     MQPushConsumer, MessageListenerOrderly,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
@@ -115,10 +115,10 @@ pub enum ConsumeOutcome {
 ///
 /// The client calls the handler on a blocking thread of the client's runtime, never on an
 /// async worker, and waits for the answer before it hands over the next message of that queue.
-/// Those threads come from the client runtime's metadata-I/O lane: at most twice the CPU count
-/// run at once, shared by all queues (and with the client's own metadata I/O), so a slow handler
-/// holds back other queues too. To do async work (a database write, a Redis call), bridge
-/// deliberately:
+/// Those threads come from the client runtime's metadata-I/O lane, shared by all queues and
+/// with the client's own metadata I/O; [`BrokerClient::new`] sizes it for a handler per queue
+/// ([`crate::HANDLER_SLOTS`] in all), so a slow handler holds back only its own queue.
+/// To do async work (a database write, a Redis call), bridge deliberately:
 ///
 /// - capture a [`tokio::runtime::Handle`] of the application's runtime, where its pools and
 ///   connections live, and `block_on` the work inside the handler (allowed on blocking
@@ -306,7 +306,14 @@ impl BrokerClient {
     ) -> Result<OrderlyConsumer, GatewayError> {
         let batch_size = config.batch_size.max(1);
         let retry_delay_ms = u64::try_from(config.retry_delay.as_millis()).unwrap_or(u64::MAX);
-        let mut inner = DefaultMQPushConsumer::builder(self.client_runtime())
+        let mut builder = DefaultMQPushConsumer::builder(self.client_runtime());
+        if let Some(name) = &self.config.instance_name {
+            // Before the name server: a whole client config replaces the builder's.
+            let mut client = ClientConfig::default();
+            client.set_instance_name(name.as_str().into());
+            builder = builder.client_config(client);
+        }
+        let mut inner = builder
             .consumer_group(config.consumer_group.as_str())
             .name_server_addr(self.config.name_server.as_str())
             .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)

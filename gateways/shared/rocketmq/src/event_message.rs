@@ -205,4 +205,39 @@ mod tests {
         };
         assert!(decode_event(&garbage).is_err());
     }
+
+    /// A consumed message carrying `body`.
+    fn received(body: Vec<u8>) -> ReceivedMessage {
+        ReceivedMessage {
+            topic: "t-cart".to_owned(),
+            tag: None,
+            keys: Vec::new(),
+            properties: BTreeMap::new(),
+            body,
+            msg_id: "m".to_owned(),
+            queue_id: 0,
+            queue_offset: 0,
+            reconsume_times: 0,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_body_decodes_to_an_event_or_a_typed_error(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        ) {
+            let _ = decode_event(&received(body));
+        }
+
+        #[test]
+        fn an_envelope_with_one_byte_changed_decodes_or_fails_typed(
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            let mut body = OutgoingEvent::encode(&EventTopics::new("t"), &event()).body;
+            let index = at.index(body.len());
+            body[index] = byte;
+            let _ = decode_event(&received(body));
+        }
+    }
 }

@@ -25,7 +25,7 @@ mod event_message;
 mod producer;
 mod topic;
 
-pub use client::{BrokerClient, BrokerClientConfig};
+pub use client::{BrokerClient, BrokerClientConfig, HANDLER_SLOTS};
 pub use consumer::{
     ConsumeOutcome, OrderlyBatchHandler, OrderlyConsumer, OrderlyConsumerConfig, OrderlyHandler,
     ReceivedMessage,

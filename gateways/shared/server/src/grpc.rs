@@ -18,7 +18,7 @@ use tonic_health::ServingStatus;
 pub use tonic_health::server::HealthReporter;
 use tonic_reflection::server::Builder as ReflectionBuilder;
 
-use crate::StartupError;
+use crate::{StartupError, framing::OneMessage};
 
 /// The root span of every gRPC call a server answers (`Server::builder().trace_fn(request_span)`):
 /// its path, the `x-request-id` the HTTP gateway forwards and the `x-correlation-id` a client
@@ -57,7 +57,9 @@ pub struct GrpcServices {
 }
 
 impl GrpcServices {
-    /// Adds one of the process's own services (its name is the generated server's).
+    /// Adds one of the process's own services (its name is the generated server's), behind
+    /// [`OneMessage`]: every service of the shop is unary, so a request body that is not exactly
+    /// one complete frame is refused with `INVALID_ARGUMENT` before tonic reads it.
     pub fn add_service<S>(mut self, service: S) -> Self
     where
         S: Service<Request<Body>, Error = Infallible>
@@ -70,7 +72,7 @@ impl GrpcServices {
         S::Future: Send + 'static,
     {
         self.names.push(S::NAME);
-        self.routes = self.routes.add_service(service);
+        self.routes = self.routes.add_service(OneMessage(service));
         self
     }
 

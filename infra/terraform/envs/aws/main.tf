@@ -144,18 +144,31 @@ module "commerce" {
 
 # The Secret the prod overlay's pods read, mounted as files named after its keys (APP_…_FILE
 # variables point at them; infra/README.md). Created after the overlay's namespace; pods that start
-# before it wait until it exists (the secret volume cannot mount).
+# before it wait until it exists (the secret volume cannot mount). No database access: each role
+# has its own Secret (module database_roles below).
 resource "kubernetes_secret_v1" "commerce" {
   metadata {
     name      = "commerce-secrets"
     namespace = "commerce"
   }
   data = {
-    APP_DATABASE__URL    = module.postgres.url
     APP_REDIS__URL       = module.redis.url
     APP_AUTH__JWT_SECRET = random_password.jwt.result
     # coalesce skips the empty default: the generated secret unless a real provider's is given.
     APP_PAYMENTS__WEBHOOK_SECRETS = coalesce(var.payment_webhook_secrets, random_password.webhook.result)
   }
+  depends_on = [module.commerce]
+}
+
+# One PostgreSQL login per database role: its generated password and the Secret commerce-db-<role>
+# (url with sslmode=require, password), and the Secret commerce-db-owner (the master user's URL) for
+# the migrations Job, which creates or updates the logins with these passwords (infra/README.md,
+# "Database roles and secrets"). Like commerce-secrets, created after the overlay's namespace.
+module "database_roles" {
+  source     = "../../modules/database-roles"
+  namespace  = "commerce"
+  endpoint   = module.postgres.endpoint
+  database   = module.postgres.database
+  owner_url  = module.postgres.url
   depends_on = [module.commerce]
 }

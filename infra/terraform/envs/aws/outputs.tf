@@ -18,6 +18,21 @@ output "postgres_endpoint" {
   value       = module.postgres.endpoint
 }
 
+output "database_secrets" {
+  description = "Database role -> its Secret (keys url, password) in the namespace commerce; the role's Deployment mounts url, the migrations Job password."
+  value       = module.database_roles.secret_names
+}
+
+output "database_logins" {
+  description = "Database role -> its PostgreSQL login (LOGIN, member of the NOLOGIN group commerce_<role>)."
+  value       = module.database_roles.login_names
+}
+
+output "database_owner_secret" {
+  description = "The Secret (key url) of the owner role, for the migrations Job only."
+  value       = module.database_roles.owner_secret_name
+}
+
 output "redis_endpoint" {
   description = "ElastiCache primary endpoint."
   value       = module.redis.endpoint

