@@ -8,14 +8,23 @@ use std::time::Duration;
 
 use aggregates::{OrderId, checkout::Phase};
 use checkout::testing::{Stack, poll_until};
+use sqlx::PgPool;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::load::Acknowledged;
 
-/// The acknowledged commands whose last event is not in the log where the reply said (stream,
-/// version, position, carrying the command id), one line each.
-pub async fn lost_writes(stack: &Stack, acknowledged: &[Acknowledged]) -> Vec<String> {
+/// The acknowledged commands the log does not bear out, one line each.
+///
+/// A reply names a stream, a version and a position. A command that appended events is borne out
+/// when the event at that position is that stream's version and carries the command's id. A
+/// command that changed nothing (an empty cart cleared again) appended nothing and was answered
+/// with the stream's current version and the position of its last event (invariant 4 of
+/// `gateways/command/src/handler.rs`): it is borne out when that event is there and no event
+/// anywhere carries the command's id. Anything else — no event at that position, another
+/// stream's or version's, or the command's events somewhere other than the reply said — is a
+/// lost or misreported write.
+pub async fn lost_writes(pool: &PgPool, acknowledged: &[Acknowledged]) -> Vec<String> {
     let ids: Vec<String> = acknowledged
         .iter()
         .map(|ack| ack.command_id.to_string())
@@ -32,27 +41,26 @@ pub async fn lost_writes(stack: &Stack, acknowledged: &[Acknowledged]) -> Vec<St
         .iter()
         .map(|ack| i64::try_from(ack.position).expect("a position fits i64"))
         .collect();
-    let missing: Vec<(String,)> = sqlx::query_as(
-        "SELECT a.command_id FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) \
-             AS a(command_id, stream_id, version, position) \
+    let missing: Vec<(i64,)> = sqlx::query_as(
+        "SELECT a.n FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) \
+             WITH ORDINALITY AS a(command_id, stream_id, version, position, n) \
          WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.position = a.position \
              AND e.stream_id = a.stream_id AND e.stream_version = a.version \
-             AND e.metadata ->> 'command_id' = a.command_id)",
+             AND (e.metadata ->> 'command_id' = a.command_id \
+                  OR NOT EXISTS (SELECT 1 FROM events own \
+                      WHERE own.metadata ->> 'command_id' = a.command_id)))",
     )
     .bind(&ids)
     .bind(&streams)
     .bind(&versions)
     .bind(&positions)
-    .fetch_all(&stack.db.pool)
+    .fetch_all(pool)
     .await
     .expect("look the acknowledged commands up in the log");
     missing
         .into_iter()
-        .map(|(id,)| {
-            let ack = acknowledged
-                .iter()
-                .find(|ack| ack.command_id.to_string() == id)
-                .expect("one of ours");
+        .map(|(n,)| {
+            let ack = &acknowledged[usize::try_from(n - 1).expect("an ordinality from 1")];
             format!(
                 "{} {}: acknowledged as {} version {} at position {}, not in the log",
                 ack.command, ack.command_id, ack.stream_id, ack.version, ack.position

@@ -353,7 +353,7 @@ impl FaultSuite {
             )),
             Some(_) => {}
         }
-        let lost = checks::lost_writes(&self.stack, &outcome.acknowledged).await;
+        let lost = checks::lost_writes(&self.stack.db.pool, &outcome.acknowledged).await;
         let orders = checks::orders_placed(&outcome.acknowledged);
         let (completed, cancelled, stuck) =
             checks::settle(&self.stack, &orders, CHECKOUT_DEADLINE, STUCK_AFTER).await;
