@@ -37,7 +37,7 @@ use tracing::instrument;
 
 use super::generations::{
     Epoch, Generation, Purpose, Status, Target, building_parking, epoch_key, pg_schema, redis_keys,
-    store_name,
+    split_ddl, store_name,
 };
 use super::lease::Exclusive;
 use super::{Handled, ProjectionRuntime, RuntimeError};
@@ -157,6 +157,7 @@ impl ProjectionRuntime {
     ) -> Result<ReplayReport, RuntimeError> {
         self.fill(projection, &mut build, progress.as_ref(), false)
             .await?;
+        self.create_indexes(projection, build.generation).await?;
         let lease = Exclusive::acquire(&self.pool, projection.name()).await?;
         self.fill(projection, &mut build, progress.as_ref(), true)
             .await?;
@@ -334,8 +335,10 @@ impl ProjectionRuntime {
                 .bind(format!("\"{schema}\""))
                 .execute(&mut *tx)
                 .await?;
-            // A plain string runs as a simple query: several statements in one round trip.
-            sqlx::Executor::execute(&mut *tx, model.ddl()).await?;
+            // A plain string runs as a simple query: several statements in one round trip. The
+            // secondary indexes come after the fill (`create_indexes`).
+            let (tables, _) = split_ddl(model.ddl());
+            sqlx::Executor::execute(&mut *tx, tables.as_str()).await?;
         }
         tx.commit().await?;
         if let Projection::Redis(_) = projection {
@@ -350,6 +353,39 @@ impl ProjectionRuntime {
             head,
             resumed: false,
         })
+    }
+
+    /// Creates the secondary indexes of PostgreSQL generation `generation` ([`split_ddl`]), once
+    /// its fill has reached the head of the log and before the switch's final catch-up: the
+    /// generation goes live with every index it was declared with.
+    async fn create_indexes(
+        &self,
+        projection: &Projection,
+        generation: u32,
+    ) -> Result<(), RuntimeError> {
+        let Projection::Postgres(model) = projection else {
+            return Ok(());
+        };
+        let (_, indexes) = split_ddl(model.ddl());
+        if indexes.is_empty() {
+            return Ok(());
+        }
+        let began = Instant::now();
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT set_config('search_path', $1, true)")
+            .bind(format!("\"{}\"", pg_schema(projection.name(), generation)))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::Executor::execute(&mut *tx, indexes.join(";\n").as_str()).await?;
+        tx.commit().await?;
+        tracing::info!(
+            generation,
+            indexes = indexes.len(),
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            "secondary indexes created"
+        );
+        Ok(())
     }
 
     /// Whether the building generation `left` can be continued by this code.

@@ -19,8 +19,14 @@ use uuid::Uuid;
 
 use load::{Load, LoadOutcome, Shop};
 
-/// How long a fault lasts: the process or server is down this long, under load.
-pub const OUTAGE: Duration = Duration::from_secs(2);
+/// How long a fault lasts: the process or server is down this long, under load; `FAULT_OUTAGE_SECS`
+/// makes it longer to reproduce what a long outage does (docs/faults.md).
+fn outage() -> Duration {
+    std::env::var("FAULT_OUTAGE_SECS")
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .map_or(Duration::from_secs(2), Duration::from_secs)
+}
 /// A checkout not paid by then is compensated: longer than any outage and its recovery (the
 /// RocketMQ client waits up to 30 s before reconnecting to a broker it lost), so every purchase
 /// of the load can complete.
@@ -44,7 +50,7 @@ const CUSTOMERS: usize = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// SIGKILL of a role of the stack (`customer` … `payment`, `relay`, `projections`,
-    /// `checkout`, `query`, `http`), started again after [`OUTAGE`].
+    /// `checkout`, `query`, `http`), started again after [`outage`].
     Kill(&'static str),
     /// SIGKILL of the RocketMQ broker, started again on the same store.
     Broker,
@@ -259,7 +265,7 @@ impl FaultSuite {
         match fault {
             Fault::Kill(role) => {
                 self.stack.kill(role);
-                tokio::time::sleep(OUTAGE).await;
+                tokio::time::sleep(outage()).await;
                 self.stack.spawn(role);
                 if let Some(&port) = self.stack.ports.get(role) {
                     wait_until(
@@ -272,22 +278,22 @@ impl FaultSuite {
             }
             Fault::Broker => {
                 infra.broker.kill_broker();
-                tokio::time::sleep(OUTAGE).await;
+                tokio::time::sleep(outage()).await;
                 infra.broker.start_broker().await;
             }
             Fault::NameServer => {
                 infra.broker.kill_name_server();
-                tokio::time::sleep(OUTAGE).await;
+                tokio::time::sleep(outage()).await;
                 infra.broker.start_name_server().await;
             }
             Fault::Postgres => {
                 infra.postgres.stop_immediately().await;
-                tokio::time::sleep(OUTAGE).await;
+                tokio::time::sleep(outage()).await;
                 infra.postgres.start_again().await;
             }
             Fault::Redis => {
                 infra.redis.kill();
-                tokio::time::sleep(OUTAGE).await;
+                tokio::time::sleep(outage()).await;
                 infra.redis.start_again().await;
             }
         }
