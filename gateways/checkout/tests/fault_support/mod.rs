@@ -91,8 +91,7 @@ impl Fault {
     /// whose connection broke under it only while a command service is killed; HTTP 504
     /// `timeout` ("retry later": the query service answered later than the HTTP API waits, as it
     /// waited for a database connection or was still starting) only while PostgreSQL or the query
-    /// service is down; a purchase the load generator
-    /// gave up waiting for only while the broker or the name server is down.
+    /// service is down; a purchase the load generator gave up waiting for, with any fault.
     fn documented(self, kind: &str) -> bool {
         let command_service = matches!(
             self,
@@ -104,10 +103,13 @@ impl Fault {
             // differently ("grpc transport" is loadgen's ErrorKind::GrpcTransport).
             || (command_service && matches!(kind, "grpc connection broken" | "grpc transport"))
             || (matches!(self, Self::Postgres | Self::Kill("query")) && kind == "http 504")
-            // The load generator stops waiting for a purchase after 30 s; while the broker is
-            // away (and the client's 30 s reconnection back-off after it), purchases take
-            // longer. That they all settle in the end is checked separately (none stuck).
-            || (matches!(self, Self::Broker | Self::NameServer) && kind == "purchase unsettled")
+            // The load generator stops waiting for a purchase after 30 s: a client's patience,
+            // not the product's promise. Any fault may hold purchases up that long — purchases
+            // need only be going again within the fault's recovery bound (30 s, 60 s for the
+            // broker and the name server), and a purchase placed just before a fault waits for
+            // the recovery and then its own steps. The promise is checked separately and more
+            // strictly: purchases again within the bound, and none stuck.
+            || kind == "purchase unsettled"
     }
 }
 
