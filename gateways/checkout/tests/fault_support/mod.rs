@@ -79,10 +79,13 @@ impl Fault {
     /// the dead process's queue locks are its own: `settings/src/rocketmq.rs`), where a new name
     /// waited a minute for them to expire. A broker or name server lost costs the RocketMQ
     /// client's reconnection back-off (up to 30 s) on top.
+    /// The bound is 50 s for a process: it still fails the old minute-long lock wait (64 s
+    /// measured), with room for a machine as busy as CI's (34 s measured after the HTTP API's
+    /// SIGKILL, 2.3 s on a quiet one).
     fn recovery_bound(self) -> Duration {
         match self {
             Self::Broker | Self::NameServer => Duration::from_secs(60),
-            _ => Duration::from_secs(30),
+            _ => Duration::from_secs(50),
         }
     }
 
@@ -105,7 +108,7 @@ impl Fault {
             || (matches!(self, Self::Postgres | Self::Kill("query")) && kind == "http 504")
             // The load generator stops waiting for a purchase after 30 s: a client's patience,
             // not the product's promise. Any fault may hold purchases up that long — purchases
-            // need only be going again within the fault's recovery bound (30 s, 60 s for the
+            // need only be going again within the fault's recovery bound (50 s, 60 s for the
             // broker and the name server), and a purchase placed just before a fault waits for
             // the recovery and then its own steps. The promise is checked separately and more
             // strictly: purchases again within the bound, and none stuck.
