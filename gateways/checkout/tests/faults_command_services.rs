@@ -9,12 +9,28 @@ mod fault_support;
 use fault_support::{Fault, FaultSuite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_command_service_killed_under_load_loses_no_acknowledged_write() {
-    let mut suite = FaultSuite::start().await;
-    for service in ["customer", "product", "cart", "order", "payment"] {
-        suite.survive(Fault::Kill(service)).await;
-    }
-    suite.finish();
+async fn the_customer_service_killed_under_load_loses_no_acknowledged_write() {
+    FaultSuite::survive_alone(Fault::Kill("customer")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_product_service_killed_under_load_loses_no_acknowledged_write() {
+    FaultSuite::survive_alone(Fault::Kill("product")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cart_service_killed_under_load_loses_no_acknowledged_write() {
+    FaultSuite::survive_alone(Fault::Kill("cart")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_order_service_killed_under_load_loses_no_acknowledged_write() {
+    FaultSuite::survive_alone(Fault::Kill("order")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_payment_service_killed_under_load_loses_no_acknowledged_write() {
+    FaultSuite::survive_alone(Fault::Kill("payment")).await;
 }
 
 /// The "lost" check itself, on a log whose contents are known. It failed before on a command
