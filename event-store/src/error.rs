@@ -86,7 +86,9 @@ pub enum StoreError {
         /// Races lost before giving up.
         attempts: u32,
     },
-    /// The database failed or is unreachable. Retry with backoff; report unavailability.
+    /// The database failed, is unreachable, or refused the statement (a permission denied, for
+    /// one). [`is_transient`] tells an outage (retry with backoff; report unavailability) from a
+    /// refusal (retrying cannot help).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -94,7 +96,11 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the append might succeed if retried unchanged later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Contention { .. } | Self::Database(_))
+        match self {
+            Self::Contention { .. } => true,
+            Self::Database(error) => is_transient(error),
+            _ => false,
+        }
     }
 }
 

@@ -162,6 +162,12 @@ async fn the_cart_role_appending_to_an_order_stream_is_refused_and_nothing_is_wr
         Some(INSUFFICIENT_PRIVILEGE),
         "a permission error: {error}"
     );
+    // It failed before: every database error counted as transient, so a reader of the log
+    // (`subscription.rs`) retried a refusal as if the database were down.
+    assert!(
+        !error.is_transient(),
+        "a refusal is not an outage: retrying cannot help"
+    );
     assert_eq!(counts(&db).await, before, "nothing written");
     append(&cart, "cart-own")
         .await
