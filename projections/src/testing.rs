@@ -245,6 +245,23 @@ impl RedisSpace {
             .expect("list keys")
     }
 
+    /// Deletes every key of read model `name` under this prefix, its epoch included, in one
+    /// command: what a Redis restart without persistence does to it.
+    pub async fn lose(&mut self, name: &str) {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:{name}:*", self.prefix))
+            .query_async(&mut self.conn)
+            .await
+            .expect("list keys");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut self.conn)
+                .await
+                .expect("delete keys");
+        }
+    }
+
     /// Deletes every key of the prefix (what dropping does; reads better at a test's end).
     pub fn cleanup(self) {}
 }

@@ -105,14 +105,47 @@ impl QueryState {
         }
     }
 
-    /// The keys of `model`'s live generation (resolved per request: a replay may switch it).
+    /// Runs `read` on the keys of `model`'s live generation and answers what it read only if
+    /// that generation stayed live throughout (resolved per request: a replay may switch it).
     ///
-    /// A model without its epoch key is not there to answer from: Redis lost its data (a
-    /// restart without persistence, a flush, a failover) and the workers are rebuilding it, or
-    /// they have not built it yet. Reading generation 0 then would answer an empty catalog, or
-    /// NOT_FOUND for what exists; the answer is UNAVAILABLE until a generation is switched in
-    /// (`docs/redis-read-model-loss.md`).
-    async fn keys(&self, model: ReadModel) -> Result<KeySpace, QueryError> {
+    /// The epoch key names the live generation (`docs/redis-read-model-loss.md`) and is read in
+    /// a command of its own before the data. Redis may lose everything in between (a restart
+    /// without persistence): the data read then comes from an empty Redis, and would answer an
+    /// empty catalog, NOT_FOUND for what exists, or a half-read entity. So the epoch is read
+    /// again after the data, and the read stands only if it is unchanged: a generation's number
+    /// is never used twice, and its keys hold it whole while it is live. If it moved (a replay
+    /// switched, or the workers rebuilt a lost model), the read is done again on the new one;
+    /// if it is gone, the model is UNAVAILABLE until the workers have rebuilt it. Reading
+    /// generation 0 without an epoch would be just as wrong, so that is UNAVAILABLE too.
+    async fn read_redis<T, F, Fut>(&self, model: ReadModel, read: F) -> Result<T, QueryError>
+    where
+        F: Fn(KeySpace) -> Fut,
+        Fut: Future<Output = Result<T, QueryError>>,
+    {
+        /// Generations switched under one request before it gives up (each costs a read).
+        const SWITCHES: usize = 3;
+        let mut epoch = self.epoch(model).await?;
+        for _ in 0..SWITCHES {
+            let answer = read(projections::runtime::redis_keys(
+                &self.redis_prefix,
+                model.name(),
+                projections::runtime::Epoch::parse(&epoch).generation,
+            ))
+            .await;
+            let now = self.epoch(model).await?;
+            if now == epoch {
+                return answer;
+            }
+            epoch = now;
+        }
+        Err(QueryError::NotBuilt {
+            model: model.name(),
+        })
+    }
+
+    /// The epoch of `model` as stored: `NotBuilt` without one (Redis lost its data, or the
+    /// workers have not built it yet).
+    async fn epoch(&self, model: ReadModel) -> Result<String, QueryError> {
         let epoch: Option<String> = redis::cmd("GET")
             .arg(projections::runtime::epoch_key(
                 &self.redis_prefix,
@@ -121,14 +154,9 @@ impl QueryState {
             .query_async(&mut self.redis.clone())
             .await
             .map_err(projections::read_models::ReadError::from)?;
-        let epoch = epoch.ok_or(QueryError::NotBuilt {
+        epoch.ok_or(QueryError::NotBuilt {
             model: model.name(),
-        })?;
-        Ok(projections::runtime::redis_keys(
-            &self.redis_prefix,
-            model.name(),
-            projections::runtime::Epoch::parse(&epoch).generation,
-        ))
+        })
     }
 
     /// Waits for the request's token, if any, on `model`.
@@ -279,15 +307,13 @@ impl CatalogQueries for QueryServices {
         let token = Token::from_request(request.consistency.as_ref())?;
         let state = &self.state;
         state.reach(ReadModel::Catalog, token.as_ref()).await?;
-        let page = catalog::list_products(
-            &mut state.redis.clone(),
-            &state.keys(ReadModel::Catalog).await?,
-            after,
-            limit,
-            filter,
-        )
-        .await
-        .map_err(QueryError::from)?;
+        let page = state
+            .read_redis(ReadModel::Catalog, |keys| async move {
+                catalog::list_products(&mut state.redis.clone(), &keys, after, limit, filter)
+                    .await
+                    .map_err(QueryError::from)
+            })
+            .await?;
         Ok(Response::new(query::ListProductsResponse {
             products: page.products.iter().map(convert::product).collect(),
             next_cursor: next_cursor(page.next),

@@ -29,7 +29,9 @@ pub struct World {
     _db: TestDatabase,
     /// The story's event log; a test appends more through [`projections::testing::Stream::run`].
     pub log: Log,
-    _redis: RedisSpace,
+    /// The Redis key prefix of the read models; a test may make Redis lose them
+    /// ([`RedisSpace::lose`]).
+    pub redis: RedisSpace,
     /// The runtime that built the read models; [`apply`] feeds it what a test appends.
     pub runtime: ProjectionRuntime,
     /// The ids of the story.
@@ -99,7 +101,7 @@ impl World {
         Self {
             _db: db,
             log,
-            _redis: redis,
+            redis,
             runtime,
             story,
             channel,

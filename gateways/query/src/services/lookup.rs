@@ -106,10 +106,13 @@ impl Lookup for query::GetProductRequest {
         id: ProductId,
         stream: &StreamId,
     ) -> Result<Option<(query::Product, Option<u64>)>, QueryError> {
-        let keys = state.keys(Self::MODEL).await?;
-        let version = state.redis_marker(&keys, stream).await?;
-        let view = catalog::get_product(&mut state.redis.clone(), &keys, id).await?;
-        Ok(view.map(|view| (convert::product(&view), version)))
+        state
+            .read_redis(Self::MODEL, |keys| async move {
+                let version = state.redis_marker(&keys, stream).await?;
+                let view = catalog::get_product(&mut state.redis.clone(), &keys, id).await?;
+                Ok(view.map(|view| (convert::product(&view), version)))
+            })
+            .await
     }
 }
 
@@ -164,11 +167,14 @@ impl Lookup for query::GetCartRequest {
         id: CustomerId,
         stream: &StreamId,
     ) -> Result<Option<(query::Cart, Option<u64>)>, QueryError> {
-        let keys = state.keys(Self::MODEL).await?;
-        let version = state.redis_marker(&keys, stream).await?;
-        let view = cart_view::load(&mut state.redis.clone(), &keys, id).await?;
-        // A customer without a cart has an empty one.
-        Ok(Some((convert::cart(&view), version)))
+        state
+            .read_redis(Self::MODEL, |keys| async move {
+                let version = state.redis_marker(&keys, stream).await?;
+                let view = cart_view::load(&mut state.redis.clone(), &keys, id).await?;
+                // A customer without a cart has an empty one.
+                Ok(Some((convert::cart(&view), version)))
+            })
+            .await
     }
 }
 
