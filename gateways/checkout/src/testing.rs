@@ -69,6 +69,9 @@ pub struct StackOptions {
     pub provider_delay_ms: u64,
     /// Pool size of each process.
     pub max_connections: u32,
+    /// Where each process's log goes (`<dir>/<topic prefix>-<role>.log`, appended across its
+    /// restarts); `None`: the directory `STACK_LOGS` names, if set, else nowhere.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl Default for StackOptions {
@@ -78,6 +81,7 @@ impl Default for StackOptions {
             stuck_after_secs: 60,
             provider_delay_ms: 50,
             max_connections: 4,
+            log_dir: None,
         }
     }
 }
@@ -102,6 +106,7 @@ pub struct Stack {
     processes: BTreeMap<&'static str, Process>,
     channels: BTreeMap<&'static str, Channel>,
     auth: AuthConfig,
+    log_dir: Option<PathBuf>,
 }
 
 impl Stack {
@@ -176,7 +181,14 @@ impl Stack {
                 "APP_PAYMENTS__SIMULATOR_DELAY_MS",
                 options.provider_delay_ms.to_string(),
             ),
-            ("RUST_LOG", "warn".to_owned()),
+            // Warnings, plus the consumers' and the relay's lifecycle and the RocketMQ client's
+            // queue assignments: when each role began to work, in a failed test's logs.
+            (
+                "RUST_LOG",
+                "warn,checkout=info,relay=info,projections=info,\
+                 rocketmq_client_rust::consumer::consumer_impl::re_balance=info"
+                    .to_owned(),
+            ),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))
@@ -194,6 +206,9 @@ impl Stack {
             env,
             processes: BTreeMap::new(),
             channels: BTreeMap::new(),
+            log_dir: options
+                .log_dir
+                .or_else(|| std::env::var_os("STACK_LOGS").map(PathBuf::from)),
         };
         for role in [
             "customer",
@@ -259,19 +274,23 @@ impl Stack {
         self.processes.insert(role, Process(child));
     }
 
-    /// Where `role`'s log (its stdout) goes: nowhere, or with `STACK_LOGS=<dir>` set, appended
-    /// to `<dir>/<topic prefix>-<role>.log` (across its restarts), to see what a process did in
-    /// a failed test.
+    /// Where `role`'s log (its stdout) is kept, if anywhere ([`StackOptions::log_dir`]): to see
+    /// what a process did in a failed test.
+    pub fn log_path(&self, role: &str) -> Option<PathBuf> {
+        let dir = self.log_dir.as_ref()?;
+        Some(dir.join(format!("{}-{role}.log", self.topic_prefix())))
+    }
+
     fn log_of(&self, role: &str) -> Stdio {
-        let Some(dir) = std::env::var_os("STACK_LOGS") else {
-            return Stdio::null();
-        };
-        let path = std::path::Path::new(&dir).join(format!("{}-{role}.log", self.topic_prefix()));
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_or_else(|_| Stdio::null(), Stdio::from)
+        self.log_path(role)
+            .and_then(|path| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .ok()
+            })
+            .map_or_else(Stdio::null, Stdio::from)
     }
 
     /// The URL of this stack's database as `role`'s login (`docs/database-roles.md`; its password

@@ -7,9 +7,10 @@
 #![allow(dead_code)] // each fault test binary uses a part
 
 pub mod checks;
+pub mod diagnose;
 pub mod load;
 
-use std::{fmt::Write as _, time::Duration};
+use std::{fmt::Write as _, path::PathBuf, time::Duration};
 
 use aggregates::{ProductId, SkuId};
 use checkout::testing::{Stack, StackOptions, poll_until, wait_until};
@@ -42,9 +43,26 @@ const LOAD_AROUND: Duration = Duration::from_secs(1);
 /// Longest wait for the read models to apply the whole log once the load stopped (see
 /// [`RECOVERY`]).
 const CATCH_UP: Duration = Duration::from_secs(90);
+/// Most stuck purchases a failure names (then how many more).
+const STUCK_SHOWN: usize = 10;
 /// Products and customers of the load.
 const PRODUCTS: usize = 3;
 const CUSTOMERS: usize = 3;
+
+/// Every role of the stack whose log a failure shows.
+const ROLES: [&str; 11] = [
+    "customer",
+    "product",
+    "cart",
+    "order",
+    "payment",
+    "relay",
+    "projections",
+    "checkout",
+    "query",
+    "http",
+    "provider",
+];
 
 /// What is done to the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +158,12 @@ pub struct FaultSuite {
     customers: Vec<String>,
     rows: Vec<Row>,
     started: Instant,
+    /// Where the processes log (`STACK_LOGS`, or a directory of the suite's own, removed at
+    /// the end).
+    logs: PathBuf,
+    own_logs: bool,
+    /// How busy the machine was before the stack started ([`diagnose::machine_load`]).
+    machine_before: String,
 }
 
 impl FaultSuite {
@@ -147,6 +171,16 @@ impl FaultSuite {
     /// customers.
     async fn start() -> Self {
         let started = Instant::now();
+        let machine_before = diagnose::machine_load(Duration::from_secs(1)).await;
+        eprintln!("fault suite: machine before the stack: {machine_before}");
+        let (logs, own_logs) = match std::env::var_os("STACK_LOGS") {
+            Some(dir) => (PathBuf::from(dir), false),
+            None => {
+                let dir = std::env::temp_dir().join(format!("fault-logs-{}", Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).expect("a directory for the processes' logs");
+                (dir, true)
+            }
+        };
         let infra = PrivateInfra::start().await;
         let db = infra.database(4).await;
         let stack = Stack::start_on(
@@ -154,6 +188,7 @@ impl FaultSuite {
             StackOptions {
                 deadline_secs: CHECKOUT_DEADLINE.as_secs(),
                 stuck_after_secs: STUCK_AFTER.as_secs(),
+                log_dir: Some(logs.clone()),
                 ..StackOptions::default()
             },
         )
@@ -191,6 +226,9 @@ impl FaultSuite {
             customers: customers.iter().map(Uuid::to_string).collect(),
             rows: Vec::new(),
             started,
+            logs,
+            own_logs,
+            machine_before,
         }
     }
 
@@ -201,7 +239,7 @@ impl FaultSuite {
     pub async fn survive_alone(fault: Fault) {
         let mut suite = Self::start().await;
         suite.survive(fault).await;
-        suite.finish();
+        suite.finish().await;
     }
 
     /// Runs `fault` under load, waits for the recovery, checks, and records the figures.
@@ -211,11 +249,15 @@ impl FaultSuite {
         // The load generator sets up customers and products of its own first: the fault waits
         // until one of its purchases completed (its setup done, the whole path working).
         let before = self.log_end().await;
-        if self
+        let first = self
             .wait_for_purchase_after(before, &self.customers, RECOVERY)
-            .await
-            .is_none()
-        {
+            .await;
+        eprintln!(
+            "fault suite: {}: first purchase of the load after {:?}",
+            fault.name(),
+            began.elapsed()
+        );
+        if first.is_none() {
             let outcome = load.stop().await;
             let mut row = self.check(fault, outcome, None).await;
             row.problems.insert(
@@ -406,7 +448,18 @@ impl FaultSuite {
                 .map(|wrong| format!("wrong answer: {wrong}")),
         );
         problems.extend(lost.iter().map(|lost| format!("lost write: {lost}")));
-        problems.extend(stuck.iter().map(|stuck| format!("stuck: {stuck}")));
+        problems.extend(
+            stuck
+                .iter()
+                .take(STUCK_SHOWN)
+                .map(|stuck| format!("stuck: {stuck}")),
+        );
+        if stuck.len() > STUCK_SHOWN {
+            problems.push(format!(
+                "stuck: {} more purchases",
+                stuck.len() - STUCK_SHOWN
+            ));
+        }
         problems.extend(
             unpublished
                 .iter()
@@ -434,8 +487,9 @@ impl FaultSuite {
     }
 
     /// Prints the figures as a table (stdout: `--no-capture` shows it) and fails the test,
-    /// naming every problem, if any fault broke a rule.
-    fn finish(self) {
+    /// naming every problem, if any fault broke a rule, with how busy the machine was and the
+    /// first and last lines each process logged.
+    async fn finish(self) {
         let mut table = String::from(
             "\n| fault | purchases again after | read models caught up after | acknowledged \
              writes | lost | divergences | purchases completed / cancelled | stuck | errors \
@@ -474,9 +528,29 @@ impl FaultSuite {
                     .map(move |problem| format!("{name}: {problem}"))
             })
             .collect();
+        let mut context = String::new();
+        if !problems.is_empty() {
+            let machine_now = diagnose::machine_load(Duration::from_secs(1)).await;
+            let _ = writeln!(
+                context,
+                "machine before the stack: {}\nmachine at the end: {machine_now}",
+                self.machine_before
+            );
+            for role in ROLES {
+                if let Some(path) = self.stack.log_path(role) {
+                    let excerpt = diagnose::log_excerpt(&path);
+                    if !excerpt.is_empty() {
+                        let _ = write!(context, "{role}'s log:\n{excerpt}");
+                    }
+                }
+            }
+        }
+        if self.own_logs {
+            std::fs::remove_dir_all(&self.logs).ok();
+        }
         assert!(
             problems.is_empty(),
-            "faults broke rules:\n{}",
+            "faults broke rules:\n{}\n{context}",
             problems.join("\n")
         );
     }
