@@ -1,11 +1,11 @@
 //! The load that runs while a fault is injected: the load generator (`loadgen::run`, the
 //! storefront mix of virtual customers over gRPC and HTTP, open loop), and beside it the
 //! harness's own clients, whose answers are checked for completeness: buyers putting an item in
-//! their cart and buying it, and readers of the catalog and of those buyers' orders. Every
-//! command the shop acknowledged is written down (its events must be in the log), every error is
-//! counted by kind, and every read of the harness's readers is checked: the catalog never shows
-//! fewer products than were created before the load, a buyer's orders never fewer than an
-//! earlier answer showed.
+//! their cart, buying it and waiting for the purchase as a customer does, and readers of the
+//! catalog and of those buyers' orders. Every command the shop acknowledged is written down (its
+//! events must be in the log), every error is counted by kind, and every read of the harness's
+//! readers is checked: the catalog never shows fewer products than were created before the load,
+//! a buyer's orders never fewer than an earlier answer showed.
 
 use std::{
     collections::BTreeMap,
@@ -36,6 +36,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause between two moves of one of the harness's clients: pacing, so the roles under test keep
 /// the CPU.
 const PACE: Duration = Duration::from_millis(100);
+
+/// Longest a buyer of the harness waits for its purchase before buying again: a customer's
+/// patience (the load generator's is the same), shorter than any fault's recovery bound.
+const SETTLE_WAIT: Duration = Duration::from_secs(30);
 
 pub use loadgen::Acknowledged;
 
@@ -238,6 +242,10 @@ async fn buy(shop: Shop, n: usize, mut stopped: watch::Receiver<bool>) -> LoadOu
     let mut outcome = LoadOutcome::default();
     let mut carts = CartCommandsClient::new(shop.cart.clone());
     let mut orders = OrderCommandsClient::new(shop.order.clone());
+    let http = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("an HTTP client");
     let (customer, token) = &shop.customers[n];
     let mut round = 0;
     while !*stopped.borrow() {
@@ -258,12 +266,12 @@ async fn buy(shop: Shop, n: usize, mut stopped: watch::Receiver<bool>) -> LoadOu
             .await
             .map(|response| response.into_inner().result);
         if answered(&mut outcome, "CartCommands.AddItem", command_id, added) {
-            let command_id = Uuid::new_v4();
+            let (command_id, order) = (Uuid::new_v4(), Uuid::new_v4());
             let bought = orders
                 .checkout(authed(
                     CheckoutRequest {
                         command_id: command_id.to_string(),
-                        order_id: Uuid::new_v4().to_string(),
+                        order_id: order.to_string(),
                         customer_id: customer.to_string(),
                         expected_cart_version: None,
                         payment_method: PaymentMethod::Balance.into(),
@@ -272,7 +280,9 @@ async fn buy(shop: Shop, n: usize, mut stopped: watch::Receiver<bool>) -> LoadOu
                 ))
                 .await
                 .map(|response| response.into_inner().result);
-            answered(&mut outcome, "OrderCommands.Checkout", command_id, bought);
+            if answered(&mut outcome, "OrderCommands.Checkout", command_id, bought) {
+                settled(&http, &shop, order, token, &stopped).await;
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(PACE) => {}
@@ -280,6 +290,33 @@ async fn buy(shop: Shop, n: usize, mut stopped: watch::Receiver<bool>) -> LoadOu
         }
     }
     outcome
+}
+
+/// Waits, as a customer does before buying again, until order `order`'s checkout is final or
+/// completed ([`SETTLE_WAIT`] at most, or until the load stops). Otherwise a buyer orders again
+/// every [`PACE`] while its purchases wait, each buying the whole uncleared cart again: a
+/// backlog that grows the slower the machine is. Whether every purchase settles is checked
+/// afterwards (`checks::settle`); errors while waiting are the readers' to judge.
+async fn settled(
+    http: &reqwest::Client,
+    shop: &Shop,
+    order: Uuid,
+    token: &str,
+    stopped: &watch::Receiver<bool>,
+) {
+    let url = format!("{}/api/v1/orders/{order}/checkout", shop.http);
+    let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+    while !*stopped.borrow() && tokio::time::Instant::now() < deadline {
+        if let Ok(checkout) = get(http, &url, token).await
+            && matches!(
+                checkout["status"].as_str(),
+                Some("completed" | "cancelled" | "refunded")
+            )
+        {
+            return;
+        }
+        tokio::time::sleep(PACE).await;
+    }
 }
 
 /// One GET: the body of a 200, or the error's kind and detail.

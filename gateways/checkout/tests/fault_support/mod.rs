@@ -38,16 +38,19 @@ const STUCK_AFTER: Duration = Duration::from_secs(60);
 /// completed. Each fault is held to its own, shorter bound ([`Fault::recovery_bound`]); this one
 /// lets the suite measure how late a slow recovery is.
 const RECOVERY: Duration = Duration::from_secs(90);
-/// How long the load runs before the fault and after the recovery.
-const LOAD_AROUND: Duration = Duration::from_secs(1);
+/// How long the load runs on once purchases complete again after the fault: the recovered
+/// system under load, its acknowledged writes checked with the rest.
+const LOAD_AROUND: Duration = Duration::from_secs(5);
 /// Longest wait for the read models to apply the whole log once the load stopped (see
 /// [`RECOVERY`]).
 const CATCH_UP: Duration = Duration::from_secs(90);
 /// Most stuck purchases a failure names (then how many more).
 const STUCK_SHOWN: usize = 10;
-/// Products and customers of the load.
+/// Products the harness's buyers buy.
 const PRODUCTS: usize = 3;
-const CUSTOMERS: usize = 3;
+/// Each buyer has one purchase under way at a time (`load::settled`): eight keep the
+/// process manager busy without an offered load that outgrows a slow machine.
+const CUSTOMERS: usize = 8;
 
 /// Every role of the stack whose log a failure shows.
 const ROLES: [&str; 11] = [
