@@ -50,7 +50,8 @@ pub enum ErrorCode {
     /// 503: the query service (or, for the webhook, the payment service) cannot be reached or is
     /// overloaded; retry after `Retry-After`.
     Unavailable,
-    /// 504: the query service did not answer in time; retrying may help.
+    /// 503: the query service did not answer in time (it was starting, or waiting for its
+    /// database); retry after `Retry-After`.
     Timeout,
     /// 500: a fault of the service; the detail is in its log under the request id.
     Internal,
@@ -162,7 +163,10 @@ pub enum ApiError {
     /// field is the detail for the log, not sent.
     #[error("payment service unavailable: {0}")]
     PaymentServiceUnavailable(String),
-    /// 504 `timeout`: no answer in time; retry later. The field is the detail for the log.
+    /// 503 `timeout` with `Retry-After: 1`: no answer in time; retry later. A passing failure
+    /// like [`ApiError::Unavailable`], so it has the same status and header: a client retries
+    /// every 503 after `Retry-After` and needs no second rule for a gateway timeout. The field
+    /// is the detail for the log.
     #[error("query service timed out: {0}")]
     Timeout(String),
     /// 500 `internal`: our fault. The field is the detail for the log, never sent.
@@ -182,8 +186,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotYetConsistent(_)
             | Self::Unavailable(_)
-            | Self::PaymentServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            | Self::PaymentServiceUnavailable(_)
+            | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -376,10 +380,10 @@ mod tests {
                 503,
                 ErrorCode::Unavailable,
             ),
-            (Status::deadline_exceeded("x"), 504, ErrorCode::Timeout),
+            (Status::deadline_exceeded("x"), 503, ErrorCode::Timeout),
             (
                 Status::cancelled("Timeout expired"),
-                504,
+                503,
                 ErrorCode::Timeout,
             ),
             (Status::internal("db down"), 500, ErrorCode::Internal),
@@ -436,5 +440,14 @@ mod tests {
                 .contains("10.0.0.7")
         );
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_timeout_is_a_503_with_retry_after_like_every_passing_failure() {
+        let response = ApiError::Timeout("no answer within 5000 ms".into()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let report = response.extensions().get::<ErrorReport>().unwrap();
+        assert_eq!(report.code, ErrorCode::Timeout);
     }
 }

@@ -6,7 +6,7 @@
 //! handler: the `X-Request-Id` header (request and response), and for the token-protected routes
 //! (everything under `/api/v1/` but this document and the payment provider's webhook, which is
 //! signed instead) the bearer security requirement, the `X-Consistency-Token` header and the
-//! error responses any of them can give (400, 401, 500, 503 with `Retry-After`, 504).
+//! error responses any of them can give (400, 401, 500, 503 with `Retry-After`).
 //!
 //! The `X-Consistency-Token` of a route that reads a read model names a stream of a category
 //! that model follows ([`CONSISTENCY_CATEGORIES`]); the query service refuses any other (400),
@@ -652,14 +652,10 @@ fn protect(operation: &mut Operation) {
         ("500", "A fault of the service (`internal`)", false),
         (
             "503",
-            "`not_yet_consistent` (the read model has not yet applied the consistency token) or \
-             `unavailable` (query service down); retry after `Retry-After` seconds",
+            "`not_yet_consistent` (the read model has not yet applied the consistency token), \
+             `unavailable` (query service down) or `timeout` (no answer in time); retry after \
+             `Retry-After` seconds",
             true,
-        ),
-        (
-            "504",
-            "The query service did not answer in time (`timeout`)",
-            false,
         ),
     ];
     for (status, description, retry_after) in common {

@@ -112,10 +112,9 @@ impl Fault {
 
     /// The errors a client may see while this fault lasts: gRPC `UNAVAILABLE` and HTTP 503
     /// always; a refused HTTP connection only while the HTTP API itself is down; a gRPC call
-    /// whose connection broke under it only while a command service is killed; HTTP 504
-    /// `timeout` ("retry later": the query service answered later than the HTTP API waits, as it
-    /// waited for a database connection or was still starting) only while PostgreSQL or the query
-    /// service is down; a purchase the load generator gave up waiting for, with any fault.
+    /// whose connection broke under it only while a command service is killed; a purchase the
+    /// load generator gave up waiting for, with any fault. (An HTTP read the query service
+    /// answered later than the HTTP API waits is a 503 `timeout` with `Retry-After`.)
     fn documented(self, kind: &str) -> bool {
         let command_service = matches!(
             self,
@@ -126,7 +125,6 @@ impl Fault {
             // The harness's clients and the load generator name that same client-side report
             // differently ("grpc transport" is loadgen's ErrorKind::GrpcTransport).
             || (command_service && matches!(kind, "grpc connection broken" | "grpc transport"))
-            || (matches!(self, Self::Postgres | Self::Kill("query")) && kind == "http 504")
             // The load generator stops waiting for a purchase after 30 s: a client's patience,
             // not the product's promise. Any fault may hold purchases up that long — purchases
             // need only be going again within the fault's recovery bound (50 s, 60 s for the

@@ -157,7 +157,7 @@ async fn an_internal_failure_is_500_without_its_detail() {
 }
 
 #[tokio::test]
-async fn a_query_service_slower_than_the_deadline_is_504() {
+async fn a_query_service_slower_than_the_deadline_is_a_503_timeout_with_retry_after() {
     let app = TestApp::start_with(|config| config.query_timeout = Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     let response = app
@@ -166,7 +166,8 @@ async fn a_query_service_slower_than_the_deadline_is_504() {
             Some(&customer_token(CUSTOMER_A)),
         )
         .await;
-    response.assert_error(504, "timeout");
+    response.assert_error(503, "timeout");
+    assert_eq!(response.headers["retry-after"], "1");
     assert!(
         started.elapsed() < SLOW_DELAY,
         "gave up at the deadline, not after the answer"
