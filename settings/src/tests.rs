@@ -12,15 +12,39 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-fn fixture_dir() -> String {
-    let dir = std::env::temp_dir().join(format!("settings-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("k8s.toml"),
+/// A directory of files a test's settings read, removed when the test ends (passing or not).
+/// Each is new: tests sharing a process (`cargo test`) never see another's files.
+struct ConfigDir(std::path::PathBuf);
+
+impl ConfigDir {
+    fn with(files: &[(&str, &str)]) -> Self {
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("settings-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        Self(dir)
+    }
+
+    /// The directory, as `APP_CONFIG_DIR` takes it.
+    fn path(&self) -> String {
+        self.0.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for ConfigDir {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn fixture_dir() -> ConfigDir {
+    ConfigDir::with(&[(
+        "k8s.toml",
         "[database]\nmax_connections = 40\n[rocketmq]\nname_server = \"rocketmq-namesrv:9876\"\n",
-    )
-    .unwrap();
-    dir.to_string_lossy().into_owned()
+    )])
 }
 
 #[test]
@@ -34,7 +58,8 @@ fn defaults_work_locally_without_any_file_or_variable() {
 
 #[test]
 fn stage_file_overrides_defaults_and_environment_overrides_the_file() {
-    let dir = fixture_dir();
+    let config = fixture_dir();
+    let dir = config.path();
     let s = Settings::from_env(env(&[
         ("APP_CONFIG_DIR", &dir),
         ("APP_STAGE", "k8s"),
@@ -52,17 +77,13 @@ fn stage_file_overrides_defaults_and_environment_overrides_the_file() {
     assert_eq!(s.database.statement_timeout_ms, 30_000, "default kept");
 }
 
-fn fixture_dir_with_roles() -> String {
-    let dir = std::env::temp_dir().join(format!("settings-roles-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("prod.toml"),
+fn fixture_dir_with_roles() -> ConfigDir {
+    ConfigDir::with(&[(
+        "prod.toml",
         "[database]\nmax_connections = 12\nidle_timeout_ms = 45000\nmin_connections = 1\n\
          [database.roles.commerce-relay]\nmax_connections = 3\n\
          [database.roles.commerce-command-order]\nmax_connections = 5\nmax_lifetime_ms = 60000\n",
-    )
-    .unwrap();
-    dir.to_string_lossy().into_owned()
+    )])
 }
 
 #[test]
@@ -78,7 +99,8 @@ fn pools_default_to_shrinking_when_idle_and_to_a_generic_application_name() {
 
 #[test]
 fn pool_settings_layer_defaults_then_stage_file_then_environment() {
-    let dir = fixture_dir_with_roles();
+    let config = fixture_dir_with_roles();
+    let dir = config.path();
     let s = Settings::from_env(env(&[
         ("APP_CONFIG_DIR", &dir),
         ("APP_STAGE", "prod"),
@@ -107,7 +129,8 @@ fn pool_settings_layer_defaults_then_stage_file_then_environment() {
 
 #[test]
 fn role_table_of_the_stage_file_applies_to_that_role_only() {
-    let dir = fixture_dir_with_roles();
+    let config = fixture_dir_with_roles();
+    let dir = config.path();
     let settings_of = |role: &str| {
         Settings::from_env(env(&[
             ("APP_CONFIG_DIR", &dir),
@@ -134,7 +157,8 @@ fn role_table_of_the_stage_file_applies_to_that_role_only() {
 
 #[test]
 fn environment_beats_the_role_table() {
-    let dir = fixture_dir_with_roles();
+    let config = fixture_dir_with_roles();
+    let dir = config.path();
     let s = Settings::from_env(env(&[
         ("APP_CONFIG_DIR", &dir),
         ("APP_STAGE", "prod"),
@@ -229,8 +253,6 @@ fn value_of(s: &Settings, key: &str) -> String {
 
 #[test]
 fn every_section_is_set_by_the_default_then_the_stage_file_then_the_environment() {
-    let dir = std::env::temp_dir().join(format!("settings-sections-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let mut file = String::new();
     for (key, from_file, _) in ONE_PER_SECTION {
         let (section, name) = key.split_once('.').unwrap();
@@ -241,8 +263,8 @@ fn every_section_is_set_by_the_default_then_the_stage_file_then_the_environment(
         };
         file.push_str(&format!("[{section}]\n{name} = {value}\n"));
     }
-    std::fs::write(dir.join("local.toml"), file).unwrap();
-    let dir = dir.to_string_lossy().into_owned();
+    let config = ConfigDir::with(&[("local.toml", &file)]);
+    let dir = config.path();
     let defaults = Settings::default();
     let without_file = Settings::from_env(env(&[("APP_CONFIG_DIR", "/nonexistent")])).unwrap();
     let with_file = Settings::from_env(env(&[("APP_CONFIG_DIR", &dir)])).unwrap();
@@ -286,11 +308,8 @@ fn the_repositorys_stage_files_load_and_validate() {
 
 #[test]
 fn a_secret_may_come_from_a_file_named_by_the_variable_with_file_appended() {
-    let dir = std::env::temp_dir().join(format!("settings-secret-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("database-url");
-    std::fs::write(&path, "postgres://svc:from-a-file@db/commerce\n").unwrap();
-    let path = path.to_string_lossy().into_owned();
+    let dir = ConfigDir::with(&[("database-url", "postgres://svc:from-a-file@db/commerce\n")]);
+    let path = format!("{}/database-url", dir.path());
     let s = Settings::from_env(env(&[
         ("APP_CONFIG_DIR", "/nonexistent"),
         ("APP_DATABASE__URL_FILE", &path),
