@@ -97,3 +97,27 @@ async fn every_command_method_refuses_hostile_input_without_a_server_error_or_a_
         tally.failures().join("\n")
     );
 }
+
+/// Health, which every process serves beside its own services (`server::grpc`), refuses hostile
+/// input as the shop's own methods do: a body that is not one `HealthCheckRequest` is the
+/// client's fault, never `INTERNAL`.
+#[tokio::test]
+async fn health_refuses_hostile_input_without_a_server_error() {
+    let contract = Contract::new(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    let db = TestDatabase::create(2).await;
+    let server = Server::start(ServiceKind::Customer, &db, |_| {}).await;
+    let mut tally = Tally::default();
+    for method in contract.all_methods() {
+        for hostile in contract.hostile_bodies(method, LIMIT, Budget::default()) {
+            let outcome = call(&server.channel, method, "", hostile.body.clone()).await;
+            tally.record(method, &hostile, &outcome, false);
+        }
+    }
+    eprintln!("health: {tally}");
+    assert!(tally.total() > 0, "health's Check was fuzzed");
+    assert!(
+        tally.failures().is_empty(),
+        "{tally}\n{}",
+        tally.failures().join("\n")
+    );
+}

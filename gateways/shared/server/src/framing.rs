@@ -6,7 +6,10 @@
 //!
 //! Only the framing is checked here; the size limit stays the generated server's
 //! (`max_decoding_message_size`, `OUT_OF_RANGE`), and the message's bytes are decoded by its
-//! codec (`proto::codec`, also `INVALID_ARGUMENT`).
+//! codec (`proto::codec`, also `INVALID_ARGUMENT`). A service generated with tonic's own codec
+//! (health, from `tonic-health`) answers undecodable bytes with `INTERNAL`:
+//! [`OneMessage::decoding`] also decodes the message here, as its request type, and refuses it
+//! with `INVALID_ARGUMENT` before the service sees it.
 
 use std::{
     pin::Pin,
@@ -22,11 +25,43 @@ use tonic::{
 
 /// Bytes of a gRPC frame header: the compressed flag and the big-endian length.
 const HEADER_LEN: usize = 5;
+/// Longest message [`OneMessage::decoding`] decodes (it holds the message meanwhile): the
+/// requests it guards are a name or two.
+const DECODED_LIMIT: usize = 64 * 1024;
 
-/// A unary gRPC service whose request body must be exactly one complete frame; see the module
-/// doc.
+/// Whether a whole, uncompressed message's bytes decode as the request type.
+type Check = fn(&[u8]) -> Result<(), Status>;
+
+/// A gRPC service whose request body must be exactly one complete frame (every method unary, or
+/// server-streaming from one request); see the module doc.
 #[derive(Debug, Clone)]
-pub struct OneMessage<S>(pub S);
+pub struct OneMessage<S> {
+    service: S,
+    check: Option<Check>,
+}
+
+impl<S> OneMessage<S> {
+    /// `service`, its request bodies checked for one complete frame.
+    pub fn new(service: S) -> Self {
+        Self {
+            service,
+            check: None,
+        }
+    }
+
+    /// `service`, its request bodies checked for one complete frame that decodes as `M`
+    /// (at most 64 KiB): for a service whose own codec calls an undecodable message `INTERNAL`.
+    pub fn decoding<M: prost::Message + Default>(service: S) -> Self {
+        Self {
+            service,
+            check: Some(|bytes| {
+                M::decode(bytes).map(drop).map_err(|error| {
+                    Status::invalid_argument(format!("the message does not decode: {error}"))
+                })
+            }),
+        }
+    }
+}
 
 impl<S: NamedService> NamedService for OneMessage<S> {
     const NAME: &'static str = S::NAME;
@@ -41,15 +76,16 @@ where
     type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
+        self.service.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         // A compressed frame is allowed only when the request names its encoding (tonic then
         // answers for the encoding itself).
         let encoded = request.headers().contains_key("grpc-encoding");
-        self.0
-            .call(request.map(|body| Body::new(Framing::new(body, encoded))))
+        let check = self.check;
+        self.service
+            .call(request.map(|body| Body::new(Framing::new(body, encoded, check))))
     }
 }
 
@@ -64,10 +100,14 @@ struct Framing {
     remaining: u64,
     /// Complete frames so far.
     frames: u32,
+    /// Decodes the message when given; its bytes are gathered in `message` meanwhile (not for
+    /// a compressed frame: the service decompresses and decodes that itself).
+    check: Option<Check>,
+    message: Option<Vec<u8>>,
 }
 
 impl Framing {
-    fn new(inner: Body, encoded: bool) -> Self {
+    fn new(inner: Body, encoded: bool, check: Option<Check>) -> Self {
         Self {
             inner,
             encoded,
@@ -75,6 +115,17 @@ impl Framing {
             header_len: 0,
             remaining: 0,
             frames: 0,
+            check,
+            message: None,
+        }
+    }
+
+    /// A frame of `len` bytes is complete: its message is checked, if it was gathered.
+    fn completed(&mut self) -> Result<(), Status> {
+        self.frames += 1;
+        match (self.check, self.message.take()) {
+            (Some(check), Some(message)) => check(&message),
+            _ => Ok(()),
         }
     }
 
@@ -85,10 +136,13 @@ impl Framing {
                 let taken = usize::try_from(self.remaining)
                     .unwrap_or(usize::MAX)
                     .min(chunk.len());
+                if let Some(message) = &mut self.message {
+                    message.extend_from_slice(&chunk[..taken]);
+                }
                 chunk = &chunk[taken..];
                 self.remaining -= taken as u64;
                 if self.remaining == 0 {
-                    self.frames += 1;
+                    self.completed()?;
                 }
                 continue;
             }
@@ -126,8 +180,17 @@ impl Framing {
                 self.header[4],
             ]);
             self.remaining = u64::from(len);
+            if self.check.is_some() && self.header[0] == 0 {
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len > DECODED_LIMIT {
+                    return Err(Status::out_of_range(format!(
+                        "the message is {len} bytes; this service takes at most {DECODED_LIMIT}"
+                    )));
+                }
+                self.message = Some(Vec::with_capacity(len));
+            }
             if len == 0 {
-                self.frames += 1;
+                self.completed()?;
             }
         }
         Ok(())

@@ -72,7 +72,7 @@ impl GrpcServices {
         S::Future: Send + 'static,
     {
         self.names.push(S::NAME);
-        self.routes = self.routes.add_service(OneMessage(service));
+        self.routes = self.routes.add_service(OneMessage::new(service));
         self
     }
 
@@ -126,7 +126,10 @@ impl GrpcServices {
         };
         let routes = self
             .routes
-            .add_service(health_service)
+            // Health's generated server (tonic's codec) calls an undecodable request INTERNAL.
+            .add_service(
+                OneMessage::decoding::<tonic_health::pb::HealthCheckRequest>(health_service),
+            )
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?);
         Ok((routes, health))
