@@ -48,6 +48,21 @@ pub use event_store::testing::{poll_until, wait_until};
 
 /// A role of the stack: its name and the ports it listens on.
 const COMMAND_SERVICES: [&str; 5] = ["customer", "product", "cart", "order", "payment"];
+/// Every role of a stack, in the order [`Stack::start_on`] starts them (the process manager
+/// last, once the services it drives are starting).
+pub const ROLES: [&str; 11] = [
+    "customer",
+    "product",
+    "cart",
+    "order",
+    "payment",
+    "relay",
+    "projections",
+    "query",
+    "http",
+    "provider",
+    "checkout",
+];
 
 /// The database role a process of the stack connects as (scripts/roles' last field), `none` for
 /// those without a database.
@@ -210,19 +225,7 @@ impl Stack {
                 .log_dir
                 .or_else(|| std::env::var_os("STACK_LOGS").map(PathBuf::from)),
         };
-        for role in [
-            "customer",
-            "product",
-            "cart",
-            "order",
-            "payment",
-            "relay",
-            "projections",
-            "query",
-            "http",
-            "provider",
-            "checkout",
-        ] {
+        for role in ROLES {
             stack.spawn(role);
         }
         for (role, port) in stack.ports.clone() {

@@ -13,7 +13,7 @@ pub mod load;
 use std::{fmt::Write as _, path::PathBuf, time::Duration};
 
 use aggregates::{ProductId, SkuId};
-use checkout::testing::{Stack, StackOptions, poll_until, wait_until};
+use checkout::testing::{ROLES, Stack, StackOptions, poll_until, wait_until};
 use event_store::testing::infra::PrivateInfra;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -51,21 +51,6 @@ const PRODUCTS: usize = 3;
 /// Each buyer has one purchase under way at a time (`load::settled`): eight keep the
 /// process manager busy without an offered load that outgrows a slow machine.
 const CUSTOMERS: usize = 8;
-
-/// Every role of the stack whose log a failure shows.
-const ROLES: [&str; 11] = [
-    "customer",
-    "product",
-    "cart",
-    "order",
-    "payment",
-    "relay",
-    "projections",
-    "checkout",
-    "query",
-    "http",
-    "provider",
-];
 
 /// What is done to the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

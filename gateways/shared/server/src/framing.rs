@@ -120,7 +120,7 @@ impl Framing {
         }
     }
 
-    /// A frame of `len` bytes is complete: its message is checked, if it was gathered.
+    /// The current frame is complete: its message is checked, if it was gathered.
     fn completed(&mut self) -> Result<(), Status> {
         self.frames += 1;
         match (self.check, self.message.take()) {
